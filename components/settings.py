@@ -1,0 +1,738 @@
+"""The stack configuration, read once into frozen, typed settings and validated before any resource exists.
+
+Scalar settings are declared (type, default, description) in Pulumi.yaml; this module reads those
+declarations too, so a default lives in one place and an undeclared key is reported as a typo. Object
+settings (profiles, datasets, Vora values) are parsed field by field, rejecting unknown fields.
+
+Every mistake raises ConfigError: one line naming the key, the value given and what is expected.
+ConfigError is a pulumi.RunError, so `pulumi up` prints that line without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pulumi
+import yaml
+
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
+
+# Settings that are not scalars, so Pulumi.yaml cannot declare them; documented there.
+OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values")
+# Secrets cannot be declared with a default in Pulumi.yaml; documented there.
+SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "services.vora.registryPassword")
+
+SECRET_SHOWN_AS = "[secret]"
+
+
+class ConfigError(pulumi.RunError):
+    """A setting that is wrong: the message names the key, the value given and what is expected."""
+
+    def __init__(self, key: str, value: Any, expected: str):
+        shown = "(unset)" if value is None else json.dumps(value)
+        super().__init__(f"Invalid configuration {key} = {shown}: expected {expected}")
+
+
+# --- validation primitives -------------------------------------------------------------------------
+
+_RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_CPU = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m)?$")
+_UNITS = {
+    None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}
+_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_GCP_ZONE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
+_GCP_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+_GKE_VERSION = re.compile(r"^[0-9]+\.[0-9]+(\.[0-9]+(-gke\.[0-9]+)?)?$")
+# An image reference pinned by an exact tag or a digest: registry/name:tag or name@sha256:...
+_PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[0-9a-f]{64})$")
+
+
+def quantity_bytes(text: str) -> int:
+    """The number of bytes of a Kubernetes quantity such as 100Gi (already validated)."""
+    number, unit = _QUANTITY.match(text).groups()
+    return int(float(number) * _UNITS[unit])
+
+
+def _cpu_millis(text: str) -> int:
+    number, milli = _CPU.match(text).groups()
+    return int(float(number) * (1 if milli else 1000))
+
+
+def _is_https_url(text: str) -> bool:
+    url = urllib.parse.urlparse(text)
+    return url.scheme == "https" and bool(url.hostname) and " " not in text
+
+
+# --- reading the raw configuration -----------------------------------------------------------------
+
+
+def _raw_configuration() -> dict[str, str]:
+    """Every configuration value the engine passed to the program, by full key (project:key)."""
+    # The SDK exposes single lookups only; listing the keys (to catch typos) needs the same two
+    # sources that pulumi.runtime.get_config reads: the process environment and values set in-process.
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+class _Reader:
+    """Typed access to one stack's configuration, failing with ConfigError on a bad value."""
+
+    def __init__(self, project: str, raw: dict[str, str], secret_keys: set[str]):
+        self.project = project
+        self.raw = raw
+        self.secret_keys = secret_keys
+        self.declared: dict[str, dict] = yaml.safe_load(PROJECT_FILE.read_text())["config"]
+
+    def full(self, key: str) -> str:
+        return key if ":" in key else f"{self.project}:{key}"
+
+    def fail(self, key: str, value: Any, expected: str) -> ConfigError:
+        return ConfigError(self.full(key), SECRET_SHOWN_AS if self.full(key) in self.secret_keys else value, expected)
+
+    def check_keys(self) -> None:
+        known = set(self.declared) | set(OBJECT_KEYS) | set(SECRET_KEYS)
+        for full_key in sorted(self.raw):
+            namespace, _, key = full_key.partition(":")
+            if namespace != self.project or key in known:
+                continue
+            near = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {self.project}:{near[0]}?" if near else ""
+            raise self.fail(full_key, self.raw[full_key], f"one of the keys declared in Pulumi.yaml{hint}")
+
+    def _value(self, key: str) -> Optional[str]:
+        """The raw text of a setting, or its declared default rendered as Pulumi would pass it."""
+        full = self.full(key)
+        if full in self.raw:
+            return self.raw[full]
+        default = self.declared.get(key, {}).get("default") if ":" not in key else None
+        if default is None:
+            return None
+        if isinstance(default, bool):
+            return "true" if default else "false"
+        return json.dumps(default) if isinstance(default, list) else str(default)
+
+    def string(self, key: str, *, choices: tuple[str, ...] = (), check: Optional[Callable[[str], bool]] = None,
+               expected: str = "a string", required: bool = False) -> str:
+        value = self._value(key) or ""
+        if required and not value:
+            raise self.fail(key, value, expected)
+        if choices and value not in choices:
+            raise self.fail(key, value, "one of " + ", ".join(choices))
+        if value and check and not check(value):
+            raise self.fail(key, value, expected)
+        return value
+
+    def integer(self, key: str, *, minimum: int = 0, maximum: Optional[int] = None) -> int:
+        text = self._value(key)
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            raise self.fail(key, text, "a whole number") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            raise self.fail(key, value, f"a whole number {bound}")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        text = self._value(key)
+        if text not in ("true", "false"):
+            raise self.fail(key, text, "true or false")
+        return text == "true"
+
+    def quantity(self, key: str, *, minimum: str = "1Mi") -> str:
+        value = self._value(key) or ""
+        if not _QUANTITY.match(value):
+            raise self.fail(key, value, "a Kubernetes quantity such as 100Gi")
+        if quantity_bytes(value) < quantity_bytes(minimum):
+            raise self.fail(key, value, f"at least {minimum}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.json(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+            raise self.fail(key, value, "a list of non-empty strings")
+        return tuple(value)
+
+    def json(self, key: str) -> Any:
+        text = self._value(key)
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise self.fail(key, text, "a YAML list or map in the stack file") from None
+
+    def secret(self, key: str) -> Optional[pulumi.Output[str]]:
+        """A secret setting as a secret Output, or None when unset; a plaintext value is refused."""
+        full = self.full(key)
+        text = self.raw.get(full)
+        if not text:
+            return None
+        if full not in self.secret_keys:
+            raise ConfigError(full, "(plaintext)", f"a secret: pulumi config set --secret {key} ...")
+        return pulumi.Output.secret(text)
+
+    def items(self, key: str, value: Any, fields: dict[str, type], required: tuple[str, ...]) -> dict:
+        """Check one object of an object setting: a map with known fields of the right types."""
+        if not isinstance(value, dict):
+            raise self.fail(key, value, "a map with the fields " + ", ".join(fields))
+        for name, field_value in value.items():
+            if name not in fields:
+                near = difflib.get_close_matches(name, list(fields), n=1)
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                raise self.fail(f"{key}.{name}", field_value, "no such field; known fields: " + ", ".join(fields) + hint)
+            wanted = fields[name]
+            if not isinstance(field_value, wanted) or (wanted is int and isinstance(field_value, bool)):
+                raise self.fail(f"{key}.{name}", field_value, f"a {wanted.__name__}")
+        for name in required:
+            if value.get(name) in (None, ""):
+                raise self.fail(f"{key}.{name}", None, "a value: this field is required")
+        return value
+
+
+# --- the settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodePoolSettings:
+    machine_type: str
+    min_nodes: int
+    max_nodes: int
+    disk_size_gb: int
+    spot: bool = False
+
+
+@dataclass(frozen=True)
+class GkeSettings:
+    project: str
+    location: str  # a zone (zonal cluster) or a region (regional cluster)
+    release_channel: str
+    version: str  # "" follows the release channel
+    network: str
+    subnetwork: str
+    core_pool: NodePoolSettings
+    user_pool: NodePoolSettings
+
+    @property
+    def regional(self) -> bool:
+        return bool(_GCP_REGION.match(self.location))
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    type: str  # "gke" or "existing"
+    name: str
+    gke: Optional[GkeSettings]
+    kubeconfig: str  # existing: path, "" for $KUBECONFIG or ~/.kube/config
+    context: str  # existing: "" for the current context
+    dedicated_user_nodes: bool
+
+
+@dataclass(frozen=True)
+class Dataset:
+    url: str
+    sha256: str  # "" when not given
+    path: str  # subfolder of the public folder, "" for its top
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    mode: str  # in-cluster, external or filestore
+    size: str
+    disk_type: str
+    snapshot_retention_days: int
+    storage_class: str
+    host_path: str
+    node: str
+    server: str
+    path: str
+    filestore_tier: str
+    public_folder: str
+    shared_folder: str
+    home_folder: str
+    on_delete: str  # retain or archive
+    datasets: tuple[Dataset, ...]
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    enabled: bool
+    workers: int
+    worker_cores: int
+    worker_memory: str
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    enabled: bool
+    replicas: int
+    storage_size: str
+    version: str
+
+
+@dataclass(frozen=True)
+class HdfsSettings:
+    enabled: bool
+    datanodes: int
+    datanode_storage: str
+    namenode_storage: str
+
+
+@dataclass(frozen=True)
+class VoraSettings:
+    enabled: bool
+    chart: str
+    repository: str
+    version: str
+    namespace: str
+    registry: str
+    registry_username: str
+    registry_password: Optional[pulumi.Output[str]]
+    values: dict
+
+
+@dataclass(frozen=True)
+class ServicesSettings:
+    spark: SparkSettings
+    kafka: KafkaSettings
+    hdfs: HdfsSettings
+    vora: VoraSettings
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str  # slug, an RFC 1123 label
+    display_name: str
+    description: str
+    image: str
+    cpu_guarantee: str
+    cpu_limit: str
+    memory_guarantee: str
+    memory_limit: str
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    host: str
+    letsencrypt_email: str
+    service_type: str
+    ingress: bool
+    ingress_class: str
+    cull_timeout: int
+    pre_puller: bool
+    placeholders: int
+    allow_internet: bool
+    profiles: tuple[Profile, ...]
+
+    @property
+    def public(self) -> bool:
+        """Reachable from outside the cluster without kubectl port-forward."""
+        return self.ingress or self.service_type in ("LoadBalancer", "NodePort")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    type: str  # github, generic-oauth or dummy
+    client_id: str
+    client_secret: Optional[pulumi.Output[str]]
+    callback_url: str
+    authorize_url: str
+    token_url: str
+    userdata_url: str
+    username_claim: str
+    groups_claim: str
+    scopes: tuple[str, ...]
+    allowed_users: tuple[str, ...]
+    allowed_organizations: tuple[str, ...]
+    allowed_groups: tuple[str, ...]
+    admin_users: tuple[str, ...]
+    dummy_password: Optional[pulumi.Output[str]]
+    allow_insecure_dummy: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    stack: str
+    namespace: str
+    cluster: ClusterSettings
+    storage: StorageSettings
+    services: ServicesSettings
+    hub: HubSettings
+    auth: AuthSettings
+
+
+# --- sections ----------------------------------------------------------------------------------------
+
+GKE_RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED", "UNSPECIFIED")
+
+
+def _cluster(r: _Reader) -> ClusterSettings:
+    kind = r.string("cluster.type", choices=("gke", "existing"))
+    name = r.string("cluster.name", check=_RFC1123_LABEL.match, expected="a lowercase RFC 1123 name such as ml-training", required=True)
+    gke = _gke(r) if kind == "gke" else None
+    return ClusterSettings(
+        type=kind,
+        name=name,
+        gke=gke,
+        kubeconfig=r.string("cluster.kubeconfig"),
+        context=r.string("cluster.context"),
+        dedicated_user_nodes=kind == "gke" or r.boolean("cluster.dedicatedUserNodes"),
+    )
+
+
+def _gke(r: _Reader) -> GkeSettings:
+    project = r.raw.get("gcp:project", "")
+    if not project:
+        raise ConfigError("gcp:project", None, "the GCP project of the cluster: pulumi config set gcp:project ID")
+    location = r.string("cluster.location") or r.raw.get("gcp:zone", "") or r.raw.get("gcp:region", "")
+    if not (_GCP_ZONE.match(location) or _GCP_REGION.match(location)):
+        raise r.fail("cluster.location", location or None,
+                     "a GCP zone such as europe-west3-a or a region such as europe-west3 (or set gcp:zone)")
+    channel = r.string("cluster.releaseChannel", choices=GKE_RELEASE_CHANNELS)
+    version = r.string("cluster.version", check=_GKE_VERSION.match, expected="a GKE version such as 1.33 or 1.33.5-gke.1308000")
+    if channel == "UNSPECIFIED" and not version:
+        raise r.fail("cluster.version", version, "a version to pin when cluster.releaseChannel is UNSPECIFIED")
+    user_min = r.integer("cluster.userPool.minNodes", maximum=1000)
+    user_max = r.integer("cluster.userPool.maxNodes", minimum=max(1, user_min), maximum=1000)
+    return GkeSettings(
+        project=project,
+        location=location,
+        release_channel=channel,
+        version=version,
+        network=r.string("cluster.network", check=_RFC1123_LABEL.match, expected="a VPC network name"),
+        subnetwork=r.string("cluster.subnetwork", check=_RFC1123_LABEL.match, expected="a subnetwork name"),
+        core_pool=NodePoolSettings(
+            machine_type=r.string("cluster.corePool.machineType", check=_RFC1123_LABEL.match, expected="a machine type such as e2-standard-4"),
+            min_nodes=r.integer("cluster.corePool.nodes", minimum=1, maximum=100),
+            max_nodes=r.integer("cluster.corePool.nodes", minimum=1, maximum=100),
+            disk_size_gb=r.integer("cluster.corePool.diskSizeGb", minimum=10, maximum=65536),
+        ),
+        user_pool=NodePoolSettings(
+            machine_type=r.string("cluster.userPool.machineType", check=_RFC1123_LABEL.match, expected="a machine type such as e2-highmem-4"),
+            min_nodes=user_min,
+            max_nodes=user_max,
+            disk_size_gb=r.integer("cluster.userPool.diskSizeGb", minimum=10, maximum=65536),
+            spot=r.boolean("cluster.userPool.spot"),
+        ),
+    )
+
+
+# Smallest capacity of each Filestore tier.
+FILESTORE_MINIMUM = {"BASIC_HDD": "1Ti", "BASIC_SSD": "2560Gi", "ZONAL": "1Ti", "REGIONAL": "1Ti", "ENTERPRISE": "1Ti"}
+
+
+def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
+    mode = r.string("storage.mode", choices=("in-cluster", "external", "filestore"))
+    if mode == "filestore" and cluster.type != "gke":
+        raise r.fail("storage.mode", mode, "in-cluster or external: Filestore needs cluster.type gke")
+    size = r.quantity("storage.size", minimum="1Gi")
+    tier = r.string("storage.filestoreTier", choices=tuple(FILESTORE_MINIMUM))
+    if mode == "filestore" and quantity_bytes(size) < quantity_bytes(FILESTORE_MINIMUM[tier]):
+        raise r.fail("storage.size", size, f"at least {FILESTORE_MINIMUM[tier]} for Filestore tier {tier}")
+    host_path = r.string("storage.hostPath", check=lambda p: p.startswith("/"), expected="an absolute path on the node")
+    node = r.string("storage.node", check=_DNS_NAME.match, expected="a node name")
+    if host_path and not node:
+        raise r.fail("storage.node", None, "the node whose directory storage.hostPath names")
+    server = r.string("storage.server", check=_DNS_NAME.match, expected="an IP address or host name of the NFS server")
+    path = r.string("storage.path", check=lambda p: p.startswith("/"), expected="an absolute export path such as /exports/training")
+    if mode == "external" and not server:
+        raise r.fail("storage.server", None, "the address of the NFS server when storage.mode is external")
+    if mode == "external" and not path:
+        raise r.fail("storage.path", None, "the exported path when storage.mode is external")
+    folders = {}
+    for key in ("storage.publicFolder", "storage.sharedFolder", "storage.homeFolder"):
+        folder = r.string(key, check=_FOLDER.match, expected="a folder name of letters, digits, '.', '_' or '-'")
+        if not folder or folder in folders.values():
+            raise r.fail(key, folder, "a folder name, different from the other two folders")
+        folders[key] = folder
+    on_delete = r.string("storage.onDelete")
+    if on_delete not in ("retain", "archive"):
+        raise r.fail("storage.onDelete", on_delete, "retain or archive (personal folders are never deleted)")
+    return StorageSettings(
+        mode=mode,
+        size=size,
+        disk_type=r.string("storage.diskType", choices=("pd-standard", "pd-balanced", "pd-ssd")),
+        snapshot_retention_days=r.integer("storage.snapshotRetentionDays", minimum=1, maximum=3650),
+        storage_class=r.string("storage.storageClass", check=_DNS_NAME.match, expected="a StorageClass name"),
+        host_path=host_path,
+        node=node,
+        server=server,
+        path=path,
+        filestore_tier=tier,
+        public_folder=folders["storage.publicFolder"],
+        shared_folder=folders["storage.sharedFolder"],
+        home_folder=folders["storage.homeFolder"],
+        on_delete=on_delete,
+        datasets=_datasets(r),
+    )
+
+
+def _datasets(r: _Reader) -> tuple[Dataset, ...]:
+    key = "storage.datasets"
+    listed = r.json(key) or []
+    if not isinstance(listed, list):
+        raise r.fail(key, listed, "a list of datasets, each {url, sha256, path}")
+    datasets = []
+    for index, item in enumerate(listed):
+        at = f"{key}[{index}]"
+        r.items(at, item, {"url": str, "sha256": str, "path": str}, required=("url",))
+        url = item["url"]
+        if not (_is_https_url(url) or re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,220}/.+[^/]$", url)):
+            raise r.fail(f"{at}.url", url, "an https:// URL or a gs://bucket/object URI of a file")
+        sha256 = item.get("sha256", "")
+        if sha256 and not _SHA256.match(sha256):
+            raise r.fail(f"{at}.sha256", sha256, "64 lowercase hexadecimal digits")
+        path = item.get("path", "").strip("/")
+        if path and not all(_FOLDER.match(part) for part in path.split("/")):
+            raise r.fail(f"{at}.path", item["path"], "a relative subfolder of the public folder, without '..'")
+        datasets.append(Dataset(url=url, sha256=sha256, path=path))
+    return tuple(datasets)
+
+
+# Kafka versions the Strimzi 1.2.0 operator runs.
+STRIMZI_KAFKA_VERSIONS = ("4.1.0", "4.1.1", "4.2.0")
+
+
+def _services(r: _Reader) -> ServicesSettings:
+    return ServicesSettings(
+        spark=SparkSettings(
+            enabled=r.boolean("services.spark.enabled"),
+            workers=r.integer("services.spark.workers", minimum=1, maximum=100),
+            worker_cores=r.integer("services.spark.workerCores", minimum=1, maximum=64),
+            worker_memory=r.quantity("services.spark.workerMemory", minimum="1Gi"),
+        ),
+        kafka=KafkaSettings(
+            enabled=r.boolean("services.kafka.enabled"),
+            replicas=r.integer("services.kafka.replicas", minimum=1, maximum=9),
+            storage_size=r.quantity("services.kafka.storageSize", minimum="1Gi"),
+            version=r.string("services.kafka.version", choices=STRIMZI_KAFKA_VERSIONS),
+        ),
+        hdfs=HdfsSettings(
+            enabled=r.boolean("services.hdfs.enabled"),
+            datanodes=r.integer("services.hdfs.datanodes", minimum=1, maximum=100),
+            datanode_storage=r.quantity("services.hdfs.datanodeStorage", minimum="1Gi"),
+            namenode_storage=r.quantity("services.hdfs.namenodeStorage", minimum="1Gi"),
+        ),
+        vora=_vora(r),
+    )
+
+
+def _vora(r: _Reader) -> VoraSettings:
+    enabled = r.boolean("services.vora.enabled")
+    chart = r.string("services.vora.chart")
+    repository = r.string("services.vora.repository", check=_is_https_url, expected="an https:// Helm repository URL")
+    version = r.string("services.vora.version")
+    registry = r.string("services.vora.registry", check=_DNS_NAME.match, expected="a registry host such as registry.example.com")
+    username = r.string("services.vora.registryUsername")
+    password = r.secret("services.vora.registryPassword")
+    values = r.json("services.vora.values") or {}
+    if not isinstance(values, dict):
+        raise r.fail("services.vora.values", values, "a map of Helm values")
+    if enabled:
+        required = {
+            "services.vora.chart": (chart, "the customer's Vora chart: a local path or a chart name in services.vora.repository"),
+            "services.vora.version": (version or not repository, "the exact chart version to install from services.vora.repository"),
+            "services.vora.registry": (registry, "the customer's private registry that holds the Vora images"),
+            "services.vora.registryUsername": (username, "the user name for the Vora image registry"),
+            "services.vora.registryPassword": (password, "the registry password, set with pulumi config set --secret"),
+        }
+        for key, (given, expected) in required.items():
+            if not given:
+                raise r.fail(key, None, expected)
+    return VoraSettings(
+        enabled=enabled,
+        chart=chart,
+        repository=repository,
+        version=version,
+        namespace=r.string("services.vora.namespace", check=_RFC1123_LABEL.match, expected="a namespace name (RFC 1123 label)"),
+        registry=registry,
+        registry_username=username,
+        registry_password=password,
+        values=values,
+    )
+
+
+# The default server profiles: one image each, pinned by exact tag (see README, "Kernels").
+DEFAULT_PROFILES: tuple[dict, ...] = (
+    {
+        "name": "python-spark",
+        "displayName": "Python: Spark ML and scikit-learn",
+        "description": "PySpark on the shared Spark cluster, scikit-learn, pandas.",
+        "image": "quay.io/jupyter/pyspark-notebook:2025-10-20",
+        "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi",
+        "default": True,
+    },
+    {
+        "name": "tensorflow",
+        "displayName": "TensorFlow",
+        "description": "TensorFlow and Keras on CPU.",
+        "image": "quay.io/jupyter/tensorflow-notebook:2025-10-20",
+        "cpuGuarantee": "1", "cpuLimit": "4", "memoryGuarantee": "4Gi", "memoryLimit": "8Gi",
+    },
+    {
+        "name": "r",
+        "displayName": "R",
+        "description": "R with the tidyverse.",
+        "image": "quay.io/jupyter/r-notebook:2025-10-20",
+        "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi",
+    },
+    {
+        "name": "scala",
+        "displayName": "Scala",
+        "description": "Scala kernel (almond) with Spark.",
+        "image": "almondsh/almond:0.14.1-scala-2.13.16",
+        "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi",
+    },
+)
+
+_PROFILE_FIELDS = {
+    "name": str, "displayName": str, "description": str, "image": str, "cpuGuarantee": str,
+    "cpuLimit": str, "memoryGuarantee": str, "memoryLimit": str, "default": bool,
+}
+
+
+def _profiles(r: _Reader) -> tuple[Profile, ...]:
+    key = "hub.profiles"
+    listed = r.json(key)
+    listed = list(DEFAULT_PROFILES) if listed is None else listed
+    if not isinstance(listed, list) or not listed:
+        raise r.fail(key, listed, "a non-empty list of profiles")
+    profiles = []
+    for index, item in enumerate(listed):
+        at = f"{key}[{index}]"
+        r.items(at, item, _PROFILE_FIELDS, required=tuple(f for f in _PROFILE_FIELDS if f not in ("description", "default")))
+        if not _RFC1123_LABEL.match(item["name"]):
+            raise r.fail(f"{at}.name", item["name"], "a lowercase RFC 1123 name such as python-spark")
+        if not _PINNED_IMAGE.match(item["image"]) or item["image"].endswith(":latest"):
+            raise r.fail(f"{at}.image", item["image"], "an image pinned by an exact tag or digest, not latest")
+        for low, high, pattern, parse in (("cpuGuarantee", "cpuLimit", _CPU, _cpu_millis),
+                                          ("memoryGuarantee", "memoryLimit", _QUANTITY, quantity_bytes)):
+            for field in (low, high):
+                if not pattern.match(item[field]):
+                    kind = "a CPU quantity such as 0.5 or 500m" if parse is _cpu_millis else "a memory quantity such as 2Gi"
+                    raise r.fail(f"{at}.{field}", item[field], kind)
+            if parse(item[low]) > parse(item[high]):
+                raise r.fail(f"{at}.{low}", item[low], f"at most {high} ({item[high]})")
+        profiles.append(Profile(
+            name=item["name"], display_name=item["displayName"], description=item.get("description", ""),
+            image=item["image"], cpu_guarantee=item["cpuGuarantee"], cpu_limit=item["cpuLimit"],
+            memory_guarantee=item["memoryGuarantee"], memory_limit=item["memoryLimit"],
+            default=item.get("default", False),
+        ))
+    names = [p.name for p in profiles]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise r.fail(key, duplicate, "profile names that are unique")
+    if sum(p.default for p in profiles) > 1:
+        raise r.fail(key, [p.name for p in profiles if p.default], "at most one profile with default: true")
+    return tuple(profiles)
+
+
+def _hub(r: _Reader) -> HubSettings:
+    host = r.string("hub.host", check=_DNS_NAME.match, expected="a DNS host name such as training.example.com")
+    ingress = r.boolean("hub.ingress")
+    if ingress and not host:
+        raise r.fail("hub.host", None, "the host name the Ingress serves when hub.ingress is true")
+    email = r.string("hub.letsencryptEmail", check=_EMAIL.match, expected="an e-mail address")
+    if host and not ingress and not email:
+        raise r.fail("hub.letsencryptEmail", None, "a contact e-mail for the Let's Encrypt certificate of hub.host")
+    return HubSettings(
+        host=host,
+        letsencrypt_email=email,
+        service_type=r.string("hub.serviceType", choices=("LoadBalancer", "NodePort", "ClusterIP")),
+        ingress=ingress,
+        ingress_class=r.string("hub.ingressClass", check=_DNS_NAME.match, expected="an IngressClass name"),
+        cull_timeout=r.integer("hub.cullTimeout", minimum=300, maximum=7 * 24 * 3600),
+        pre_puller=r.boolean("hub.prePuller"),
+        placeholders=r.integer("hub.placeholders", maximum=500),
+        allow_internet=r.boolean("hub.allowInternet"),
+        profiles=_profiles(r),
+    )
+
+
+def _auth(r: _Reader, hub: HubSettings) -> AuthSettings:
+    kind = r.string("auth.type", choices=("github", "generic-oauth", "dummy"))
+    url = dict(check=_is_https_url, expected="an https:// URL")
+    settings = AuthSettings(
+        type=kind,
+        client_id=r.string("auth.clientId"),
+        client_secret=r.secret("auth.clientSecret"),
+        callback_url=r.string("auth.callbackUrl", **url) or (f"https://{hub.host}/hub/oauth_callback" if hub.host else ""),
+        authorize_url=r.string("auth.authorizeUrl", **url),
+        token_url=r.string("auth.tokenUrl", **url),
+        userdata_url=r.string("auth.userdataUrl", **url),
+        username_claim=r.string("auth.usernameClaim"),
+        groups_claim=r.string("auth.groupsClaim"),
+        scopes=r.strings("auth.scopes"),
+        allowed_users=r.strings("auth.allowedUsers"),
+        allowed_organizations=r.strings("auth.allowedOrganizations"),
+        allowed_groups=r.strings("auth.allowedGroups"),
+        admin_users=r.strings("auth.adminUsers"),
+        dummy_password=r.secret("auth.dummyPassword"),
+        allow_insecure_dummy=r.boolean("auth.allowInsecureDummy"),
+    )
+    if kind == "dummy":
+        if hub.public and not settings.allow_insecure_dummy:
+            exposure = "an Ingress" if hub.ingress else f"a {hub.service_type} Service"
+            raise r.fail("auth.type", kind, f"github or generic-oauth: the hub is public through {exposure} "
+                         "(set auth.allowInsecureDummy true only for a throwaway demo)")
+        if hub.public:
+            pulumi.log.warn("auth.type dummy on a public hub: anyone who reaches it can log in (auth.allowInsecureDummy is true)")
+        return settings
+    if not settings.client_id:
+        raise r.fail("auth.clientId", None, f"the OAuth client id for auth.type {kind}")
+    if settings.client_secret is None:
+        raise r.fail("auth.clientSecret", None, "the OAuth client secret: pulumi config set --secret auth.clientSecret ...")
+    if not settings.callback_url:
+        raise r.fail("auth.callbackUrl", None, "an https:// callback URL, or set hub.host to derive it")
+    if kind == "generic-oauth":
+        for key, value in (("auth.authorizeUrl", settings.authorize_url), ("auth.tokenUrl", settings.token_url),
+                           ("auth.userdataUrl", settings.userdata_url)):
+            if not value:
+                raise r.fail(key, None, "the provider's https:// endpoint for auth.type generic-oauth")
+        if not settings.username_claim:
+            raise r.fail("auth.usernameClaim", "", "the claim that holds the user name, such as preferred_username")
+    rules = {"github": ("auth.allowedUsers", "auth.allowedOrganizations"),
+             "generic-oauth": ("auth.allowedUsers", "auth.allowedGroups")}[kind]
+    if not any(r.strings(rule) for rule in rules):
+        raise r.fail(rules[1], [], f"at least one allow rule ({' or '.join(rules)}): JupyterHub 5 lets nobody in without one")
+    return settings
+
+
+def load() -> Settings:
+    """Read and validate the whole stack configuration; raise ConfigError at the first mistake."""
+    project = pulumi.get_project()
+    raw = _raw_configuration()
+    secret_keys = {key for key in raw if pulumi.runtime.is_config_secret(key)}
+    r = _Reader(project, raw, secret_keys)
+    r.check_keys()
+    cluster = _cluster(r)
+    hub = _hub(r)
+    return Settings(
+        project=project,
+        stack=pulumi.get_stack(),
+        namespace=r.string("namespace", check=_RFC1123_LABEL.match, expected="a namespace name (RFC 1123 label)", required=True),
+        cluster=cluster,
+        storage=_storage(r, cluster),
+        services=_services(r),
+        hub=hub,
+        auth=_auth(r, hub),
+    )
+
