@@ -28,15 +28,19 @@ OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values")
 # Secrets cannot be declared with a default in Pulumi.yaml; documented there.
 SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "services.vora.registryPassword")
 
-SECRET_SHOWN_AS = "[secret]"
+SECRET_SHOWN_AS = "[secret]"  # a Hidden, defined below
 
 
 class ConfigError(pulumi.RunError):
     """A setting that is wrong: the message names the key, the value given and what is expected."""
 
     def __init__(self, key: str, value: Any, expected: str):
-        shown = "(unset)" if value is None else json.dumps(value)
+        shown = "(unset)" if value is None else value if isinstance(value, Hidden) else json.dumps(value)
         super().__init__(f"Invalid configuration {key} = {shown}: expected {expected}")
+
+
+class Hidden(str):
+    """Stands for a value that must not be printed, such as a secret."""
 
 
 # --- validation primitives -------------------------------------------------------------------------
@@ -100,7 +104,7 @@ class _Reader:
         return key if ":" in key else f"{self.project}:{key}"
 
     def fail(self, key: str, value: Any, expected: str) -> ConfigError:
-        return ConfigError(self.full(key), SECRET_SHOWN_AS if self.full(key) in self.secret_keys else value, expected)
+        return ConfigError(self.full(key), Hidden(SECRET_SHOWN_AS) if self.full(key) in self.secret_keys else value, expected)
 
     def check_keys(self) -> None:
         known = set(self.declared) | set(OBJECT_KEYS) | set(SECRET_KEYS)
@@ -108,6 +112,10 @@ class _Reader:
             namespace, _, key = full_key.partition(":")
             if namespace != self.project or key in known:
                 continue
+            nested = sorted(k for k in known if k.startswith(key + "."))
+            if nested:  # set with `pulumi config set --path`, which nests the dotted key into a map
+                raise self.fail(full_key, self.raw[full_key],
+                                f"flat keys such as {self.project}:{nested[0]}: set them without --path")
             near = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f"; did you mean {self.project}:{near[0]}?" if near else ""
             raise self.fail(full_key, self.raw[full_key], f"one of the keys declared in Pulumi.yaml{hint}")
@@ -161,21 +169,21 @@ class _Reader:
         return value
 
     def strings(self, key: str) -> tuple[str, ...]:
-        value = self.json(key)
+        value = self.json(key, expected="a list of non-empty strings")
         if value is None:
             return ()
         if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
             raise self.fail(key, value, "a list of non-empty strings")
         return tuple(value)
 
-    def json(self, key: str) -> Any:
+    def json(self, key: str, expected: str = "a YAML list or map in the stack file") -> Any:
         text = self._value(key)
         if text is None:
             return None
         try:
             return json.loads(text)
         except json.JSONDecodeError:
-            raise self.fail(key, text, "a YAML list or map in the stack file") from None
+            raise self.fail(key, text, expected) from None
 
     def secret(self, key: str) -> Optional[pulumi.Output[str]]:
         """A secret setting as a secret Output, or None when unset; a plaintext value is refused."""
@@ -184,7 +192,7 @@ class _Reader:
         if not text:
             return None
         if full not in self.secret_keys:
-            raise ConfigError(full, "(plaintext)", f"a secret: pulumi config set --secret {key} ...")
+            raise ConfigError(full, Hidden("[plaintext, not shown]"), f"a secret: pulumi config set --secret {key} ...")
         return pulumi.Output.secret(text)
 
     def items(self, key: str, value: Any, fields: dict[str, type], required: tuple[str, ...]) -> dict:
@@ -195,7 +203,7 @@ class _Reader:
             if name not in fields:
                 near = difflib.get_close_matches(name, list(fields), n=1)
                 hint = f" (did you mean {near[0]}?)" if near else ""
-                raise self.fail(f"{key}.{name}", field_value, "no such field; known fields: " + ", ".join(fields) + hint)
+                raise self.fail(f"{key}.{name}", field_value, "a known field: " + ", ".join(fields) + hint)
             wanted = fields[name]
             if not isinstance(field_value, wanted) or (wanted is int and isinstance(field_value, bool)):
                 raise self.fail(f"{key}.{name}", field_value, f"a {wanted.__name__}")
