@@ -1,0 +1,128 @@
+"""Bad configuration stops the program before any resource, with one line: key, value, what is expected."""
+
+import pytest
+
+from tests.conftest import config_error
+from tools import preview as offline
+
+PROFILE = {"name": "py", "displayName": "Python", "image": "quay.io/jupyter/base-notebook:2025-10-20",
+           "cpuGuarantee": "1", "cpuLimit": "2", "memoryGuarantee": "1Gi", "memoryLimit": "2Gi"}
+
+CASES = [
+    ("gke", {"cluster.tyep": "gke"},
+     'Invalid configuration mltraining:cluster.tyep = "gke": expected one of the keys declared in Pulumi.yaml; '
+     "did you mean mltraining:cluster.type?"),
+    ("baremetal", {"services": {"spark": {"enabled": False}}},
+     'Invalid configuration mltraining:services = "{\\"spark\\": {\\"enabled\\": false}}": expected flat keys such as '
+     "mltraining:services.hdfs.datanodeStorage: set them without --path"),
+    ("baremetal", {"cluster.type": "aks"},
+     'Invalid configuration mltraining:cluster.type = "aks": expected one of gke, existing'),
+    ("gke", {"gcp:project": None},
+     "Invalid configuration gcp:project = (unset): expected the GCP project of the cluster: "
+     "pulumi config set gcp:project ID"),
+    ("gke", {"gcp:zone": None},
+     "Invalid configuration mltraining:cluster.location = (unset): expected a GCP zone such as europe-west3-a "
+     "or a region such as europe-west3 (or set gcp:zone)"),
+    ("gke", {"cluster.location": "europe"},
+     'Invalid configuration mltraining:cluster.location = "europe": expected a GCP zone such as europe-west3-a '
+     "or a region such as europe-west3 (or set gcp:zone)"),
+    ("gke", {"cluster.releaseChannel": "FAST"},
+     'Invalid configuration mltraining:cluster.releaseChannel = "FAST": expected one of RAPID, REGULAR, STABLE, '
+     "EXTENDED, UNSPECIFIED"),
+    ("gke", {"cluster.releaseChannel": "UNSPECIFIED"},
+     'Invalid configuration mltraining:cluster.version = "": expected a version to pin when '
+     "cluster.releaseChannel is UNSPECIFIED"),
+    ("gke", {"cluster.version": "latest"},
+     'Invalid configuration mltraining:cluster.version = "latest": expected a GKE version such as 1.33 or '
+     "1.33.5-gke.1308000"),
+    ("gke", {"cluster.userPool.minNodes": 5, "cluster.userPool.maxNodes": 3},
+     "Invalid configuration mltraining:cluster.userPool.maxNodes = 3: expected a whole number between 5 and 1000"),
+    ("gke", {"cluster.corePool.nodes": 0},
+     "Invalid configuration mltraining:cluster.corePool.nodes = 0: expected a whole number between 1 and 100"),
+    ("gke", {"cluster.corePool.nodes": "two"},
+     'Invalid configuration mltraining:cluster.corePool.nodes = "two": expected a whole number'),
+    ("gke", {"cluster.userPool.spot": "yes"},
+     'Invalid configuration mltraining:cluster.userPool.spot = "yes": expected true or false'),
+    ("gke", {"cluster.name": "ML_Training"},
+     'Invalid configuration mltraining:cluster.name = "ML_Training": expected a lowercase RFC 1123 name such as '
+     "ml-training"),
+    ("gke", {"cluster.userPool.machineType": "E2 Standard"},
+     'Invalid configuration mltraining:cluster.userPool.machineType = "E2 Standard": expected a machine type such '
+     "as e2-highmem-4"),
+    ("baremetal", {"namespace": "Jupyter Hub"},
+     'Invalid configuration mltraining:namespace = "Jupyter Hub": expected a namespace name (RFC 1123 label)'),
+    ("baremetal", {"namespace": ""},
+     'Invalid configuration mltraining:namespace = "": expected a namespace name (RFC 1123 label)'),
+    ("baremetal", {"cluster.dedicatedUserNodes": "maybe"},
+     'Invalid configuration mltraining:cluster.dedicatedUserNodes = "maybe": expected true or false'),
+    ("baremetal", {"storage.size": "100GB"},
+     'Invalid configuration mltraining:storage.size = "100GB": expected a Kubernetes quantity such as 100Gi'),
+    ("gke", {"storage.diskType": "ssd"},
+     'Invalid configuration mltraining:storage.diskType = "ssd": expected one of pd-standard, pd-balanced, pd-ssd'),
+    ("baremetal", {"storage.onDelete": "delete"},
+     'Invalid configuration mltraining:storage.onDelete = "delete": expected retain or archive '
+     "(personal folders are never deleted)"),
+    ("baremetal", {"storage.datasets": {"url": "https://example.com/a.csv"}},
+     'Invalid configuration mltraining:storage.datasets = {"url": "https://example.com/a.csv"}: expected a list '
+     "of datasets, each {url, sha256, path}"),
+    ("baremetal", {"hub.profiles": "python"},
+     'Invalid configuration mltraining:hub.profiles = "python": expected a YAML list or map in the stack file'),
+    ("baremetal", {"hub.profiles": [{**PROFILE, "imgae": "x:1"}]},
+     'Invalid configuration mltraining:hub.profiles[0].imgae = "x:1": expected a known field: name, displayName, '
+     "description, image, cpuGuarantee, cpuLimit, memoryGuarantee, memoryLimit, default (did you mean image?)"),
+    ("baremetal", {"hub.profiles": [{**PROFILE, "image": "quay.io/jupyter/base-notebook:latest"}]},
+     'Invalid configuration mltraining:hub.profiles[0].image = "quay.io/jupyter/base-notebook:latest": expected '
+     "an image pinned by an exact tag or digest, not latest"),
+    ("baremetal", {"hub.cullTimeout": 10},
+     "Invalid configuration mltraining:hub.cullTimeout = 10: expected a whole number between 300 and 604800"),
+    ("baremetal", {"auth.scopes": "openid"},
+     'Invalid configuration mltraining:auth.scopes = "openid": expected a list of non-empty strings'),
+    ("gke", {"auth.clientSecret": "hunter2"},
+     "Invalid configuration mltraining:auth.clientSecret = [plaintext, not shown]: expected a secret: "
+     "pulumi config set --secret auth.clientSecret ..."),
+]
+
+
+@pytest.mark.parametrize(("stack", "overrides", "message"), CASES, ids=[next(iter(c[1])) for c in CASES])
+def test_bad_configuration_is_one_clear_line(stack, overrides, message):
+    assert config_error(stack, overrides) == message
+
+
+def test_a_secret_value_is_never_printed_in_an_error():
+    message = config_error("gke", {"auth.clientSecret": "hunter2"})
+    assert "hunter2" not in message
+
+
+def test_bad_configuration_declares_no_resource(monkeypatch):
+    monitors = []
+
+    class Remembered(offline.RecordingMonitor):
+        def __init__(self, mocks):
+            super().__init__(mocks)
+            monitors.append(self)
+
+    monkeypatch.setattr(offline, "RecordingMonitor", Remembered)
+    config_error("gke", {"cluster.releaseChannel": "FAST"})
+    assert monitors and monitors[-1].registrations == []
+
+
+def test_every_declared_setting_has_type_description_and_default():
+    import yaml
+
+    from components.settings import PROJECT_FILE
+
+    declared = yaml.safe_load(PROJECT_FILE.read_text())["config"]
+    for key, declaration in declared.items():
+        assert declaration["type"] in ("string", "integer", "boolean", "array"), key
+        assert declaration.get("description"), key
+        assert "default" in declaration, key
+
+
+def test_defaults_come_from_pulumi_yaml():
+    import yaml
+
+    from components.settings import PROJECT_FILE
+
+    declared = yaml.safe_load(PROJECT_FILE.read_text())["config"]
+    preview = offline.run("baremetal", {"namespace": None})
+    assert preview.outputs["namespace"] == declared["namespace"]["default"] == "jupyterhub"
