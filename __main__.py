@@ -3,8 +3,10 @@
 import pulumi
 
 from components.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
+from components.kafka import Kafka, KafkaArgs
 from components.settings import load
 from components.storage import NfsStorage, NfsStorageArgs
+from components.vora import Vora, VoraArgs
 
 settings = load()
 
@@ -16,6 +18,15 @@ else:
 
 storage = NfsStorage("storage", NfsStorageArgs(settings=settings.storage, cluster=cluster, namespace=settings.namespace,
                                                gke=settings.cluster.gke)).result
+
+# Data services, each handing the hub its notebook environment and network paths (a disabled one: nothing).
+user_access = []
+if settings.services.kafka.enabled:
+    kafka = Kafka("kafka", KafkaArgs(settings=settings.services.kafka, cluster=cluster))
+    user_access.append(kafka.user_access)
+    pulumi.export("kafkaBootstrapServers", kafka.bootstrap_servers)
+if settings.services.vora.enabled:
+    user_access.append(Vora("vora", VoraArgs(settings=settings.services.vora, cluster=cluster)).user_access)
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("namespace", cluster.namespace)

@@ -514,8 +514,8 @@ def _datasets(r: _Reader) -> tuple[Dataset, ...]:
     return tuple(datasets)
 
 
-# Kafka versions the Strimzi 1.2.0 operator runs.
-STRIMZI_KAFKA_VERSIONS = ("4.1.0", "4.1.1", "4.2.0")
+# Kafka versions the Strimzi 1.2.0 operator runs (the Kafka images of its release; 4.1.x was dropped).
+STRIMZI_KAFKA_VERSIONS = ("4.2.0", "4.2.1", "4.3.0", "4.3.1")
 
 
 def _services(r: _Reader) -> ServicesSettings:
@@ -542,34 +542,44 @@ def _services(r: _Reader) -> ServicesSettings:
     )
 
 
+_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
+_EXACT_VERSION = re.compile(r"^v?[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.-]+)?$")
+
+
 def _vora(r: _Reader) -> VoraSettings:
     enabled = r.boolean("services.vora.enabled")
     chart = r.string("services.vora.chart")
     repository = r.string("services.vora.repository", check=_is_https_url, expected="an https:// Helm repository URL")
-    version = r.string("services.vora.version")
-    registry = r.string("services.vora.registry", check=_DNS_NAME.match, expected="a registry host such as registry.example.com")
+    version = r.string("services.vora.version", check=_EXACT_VERSION.match, expected="an exact chart version such as 2.3.41, not a range")
+    registry = r.string("services.vora.registry", check=_REGISTRY.match, expected="a registry host (and port) such as registry.example.com:5000")
     username = r.string("services.vora.registryUsername")
     password = r.secret("services.vora.registryPassword")
-    values = r.json("services.vora.values") or {}
+    namespace = r.string("services.vora.namespace", check=_RFC1123_LABEL.match, expected="a namespace name (RFC 1123 label)", required=True)
+    values = r.json("services.vora.values", expected="a map of Helm values") or {}
     if not isinstance(values, dict):
         raise r.fail("services.vora.values", values, "a map of Helm values")
     if enabled:
+        remote = bool(repository) or chart.startswith("oci://")
         required = {
-            "services.vora.chart": (chart, "the customer's Vora chart: a local path or a chart name in services.vora.repository"),
-            "services.vora.version": (version or not repository, "the exact chart version to install from services.vora.repository"),
+            "services.vora.chart": (chart, "the customer's Vora chart: a local path, an oci:// reference or a chart name in services.vora.repository"),
+            "services.vora.version": (version or not remote, "the exact version of the Vora chart to pull"),
             "services.vora.registry": (registry, "the customer's private registry that holds the Vora images"),
             "services.vora.registryUsername": (username, "the user name for the Vora image registry"),
-            "services.vora.registryPassword": (password, "the registry password, set with pulumi config set --secret"),
+            "services.vora.registryPassword": (password, "the registry password: pulumi config set --secret services.vora.registryPassword ..."),
         }
         for key, (given, expected) in required.items():
             if not given:
                 raise r.fail(key, None, expected)
+        if not remote and not Path(chart).exists():
+            raise r.fail("services.vora.chart", chart, "a chart directory or .tgz that exists, or a chart name with services.vora.repository")
+        if namespace == r.string("namespace"):
+            raise r.fail("services.vora.namespace", namespace, "a namespace of its own, not the environment's namespace")
     return VoraSettings(
         enabled=enabled,
         chart=chart,
         repository=repository,
         version=version,
-        namespace=r.string("services.vora.namespace", check=_RFC1123_LABEL.match, expected="a namespace name (RFC 1123 label)"),
+        namespace=namespace,
         registry=registry,
         registry_username=username,
         registry_password=password,
