@@ -16,8 +16,8 @@ if settings.cluster.type == "gke":
 else:
     cluster = ExistingCluster("cluster", ExistingClusterArgs(settings=settings.cluster, namespace=settings.namespace)).result
 
-storage = NfsStorage("storage", NfsStorageArgs(settings=settings.storage, cluster=cluster, namespace=settings.namespace,
-                                               gke=settings.cluster.gke)).result
+storage = NfsStorage("storage", NfsStorageArgs(settings=settings.storage, cluster=cluster,
+                                               cluster_settings=settings.cluster)).result
 
 # Data services, each handing the hub its notebook environment and network paths (a disabled one: nothing).
 user_access = []

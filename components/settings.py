@@ -257,6 +257,15 @@ class Dataset:
     sha256: str  # "" when not given
     path: str  # subfolder of the public folder, "" for its top
 
+    @property
+    def file_name(self) -> str:
+        return urllib.parse.unquote(urllib.parse.urlparse(self.url).path.rsplit("/", 1)[-1])
+
+    @property
+    def target(self) -> str:
+        """Where the file lands, relative to the public folder."""
+        return f"{self.path}/{self.file_name}" if self.path else self.file_name
+
 
 @dataclass(frozen=True)
 class StorageSettings:
@@ -264,6 +273,7 @@ class StorageSettings:
     size: str
     disk_type: str
     snapshot_retention_days: int
+    zone: str  # gke in-cluster and zonal Filestore: where the disk or instance is; "" otherwise
     storage_class: str
     host_path: str
     node: str
@@ -444,6 +454,8 @@ def _gke(r: _Reader) -> GkeSettings:
 
 # Smallest capacity of each Filestore tier.
 FILESTORE_MINIMUM = {"BASIC_HDD": "1Ti", "BASIC_SSD": "2560Gi", "ZONAL": "1Ti", "REGIONAL": "1Ti", "ENTERPRISE": "1Ti"}
+# Tiers whose instance lives in one zone; the others span a region.
+FILESTORE_ZONAL_TIERS = ("BASIC_HDD", "BASIC_SSD", "ZONAL")
 
 
 def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
@@ -454,6 +466,7 @@ def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
     tier = r.string("storage.filestoreTier", choices=tuple(FILESTORE_MINIMUM))
     if mode == "filestore" and quantity_bytes(size) < quantity_bytes(FILESTORE_MINIMUM[tier]):
         raise r.fail("storage.size", size, f"at least {FILESTORE_MINIMUM[tier]} for Filestore tier {tier}")
+    zone = _storage_zone(r, cluster, zonal=mode == "in-cluster" or (mode == "filestore" and tier in FILESTORE_ZONAL_TIERS))
     host_path = r.string("storage.hostPath", check=lambda p: p.startswith("/"), expected="an absolute path on the node")
     node = r.string("storage.node", check=_DNS_NAME.match, expected="a node name")
     if host_path and not node:
@@ -478,6 +491,7 @@ def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
         size=size,
         disk_type=r.string("storage.diskType", choices=("pd-standard", "pd-balanced", "pd-ssd")),
         snapshot_retention_days=r.integer("storage.snapshotRetentionDays", minimum=1, maximum=3650),
+        zone=zone,
         storage_class=r.string("storage.storageClass", check=_DNS_NAME.match, expected="a StorageClass name"),
         host_path=host_path,
         node=node,
@@ -490,6 +504,26 @@ def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
         on_delete=on_delete,
         datasets=_datasets(r),
     )
+
+
+def _storage_zone(r: _Reader, cluster: ClusterSettings, zonal: bool) -> str:
+    """The zone of the data disk or zonal Filestore instance: the zonal cluster's zone, or for a regional
+    cluster storage.zone (else gcp:zone) within its region."""
+    zone = r.string("storage.zone", check=_GCP_ZONE.match, expected="a GCP zone such as europe-west3-a")
+    gke = cluster.gke
+    if gke is None or not zonal:
+        return ""
+    if not gke.regional:
+        if zone and zone != gke.location:
+            raise r.fail("storage.zone", zone, f"the zonal cluster's zone {gke.location} (or unset)")
+        return gke.location
+    default_zone = r.raw.get("gcp:zone", "")
+    zone = zone or (default_zone if default_zone.startswith(gke.location + "-") else "")
+    if not zone:
+        raise r.fail("storage.zone", None, f"a zone of the region {gke.location} for the data of the regional cluster")
+    if not zone.startswith(gke.location + "-"):
+        raise r.fail("storage.zone", zone, f"a zone of the cluster's region {gke.location}")
+    return zone
 
 
 def _datasets(r: _Reader) -> tuple[Dataset, ...]:
@@ -510,7 +544,12 @@ def _datasets(r: _Reader) -> tuple[Dataset, ...]:
         path = item.get("path", "").strip("/")
         if path and not all(_FOLDER.match(part) for part in path.split("/")):
             raise r.fail(f"{at}.path", item["path"], "a relative subfolder of the public folder, without '..'")
-        datasets.append(Dataset(url=url, sha256=sha256, path=path))
+        dataset = Dataset(url=url, sha256=sha256, path=path)
+        if not _FOLDER.match(dataset.file_name):
+            raise r.fail(f"{at}.url", url, "a URL that ends in a file name of letters, digits, '.', '_' or '-'")
+        if any(other.target == dataset.target for other in datasets):
+            raise r.fail(f"{at}.url", url, f"a file name not already used in {path or 'the public folder'}")
+        datasets.append(dataset)
     return tuple(datasets)
 
 

@@ -1,0 +1,96 @@
+"""Dataset seeding: a Job that copies the configured datasets into the public folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster import ClusterResult
+from components.folders import LABELS, content_hash
+from components.settings import Dataset, StorageSettings
+
+# curl for https://, gcloud for gs://, sha256sum: all in Google's Cloud CLI image, pinned by version.
+CLOUD_CLI_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:555.0.0-slim"
+SEED_DATASETS_SCRIPT = (Path(__file__).parent / "files" / "seed-datasets.sh").read_text()
+SERVICE_ACCOUNT = "dataset-seeder"
+
+
+def dataset_lines(datasets: tuple[Dataset, ...]) -> str:
+    """The script's input: one line per file, URL SHA256 TARGET (SHA256 "-" when not given)."""
+    return "\n".join(f"{d.url} {d.sha256 or '-'} {d.target}" for d in datasets)
+
+
+@dataclass(frozen=True)
+class DatasetSeedingArgs:
+    settings: StorageSettings
+    cluster: ClusterResult
+    server: pulumi.Output[str]
+    path: pulumi.Output[str]
+    # Outside GKE there are no Google credentials: read gs:// objects anonymously (public buckets only).
+    anonymous_gcs: bool
+
+
+class DatasetSeeding(pulumi.ComponentResource):
+    """Copies storage.datasets into the public folder; a changed list is a new Job, so it runs again.
+
+    On gke the Job reads gs:// objects as its Kubernetes service account (Workload Identity): grant that
+    principal read access to private buckets (README, Storage)."""
+
+    job: k8s.batch.v1.Job
+
+    def __init__(self, name: str, args: DatasetSeedingArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mltraining:storage:DatasetSeeding", name, None, opts)
+        s = args.settings
+        child = pulumi.ResourceOptions(parent=self, provider=args.cluster.provider)
+        namespace = args.cluster.namespace
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={"name": SERVICE_ACCOUNT, "namespace": namespace, "labels": LABELS},
+            automount_service_account_token=False,
+            opts=child,
+        )
+        lines = dataset_lines(s.datasets)
+        environment = [
+            {"name": "DATASETS", "value": lines},
+            {"name": "PUBLIC_DIR", "value": f"/export/{s.public_folder}"},
+        ]
+        if args.anonymous_gcs:
+            environment.append({"name": "CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "value": "true"})
+        self.job = k8s.batch.v1.Job(
+            f"{name}-job",
+            metadata={
+                "name": "seed-datasets-" + content_hash(SEED_DATASETS_SCRIPT, s.public_folder, lines),
+                "namespace": namespace,
+                "labels": LABELS,
+            },
+            spec={
+                # A download that fails three times fails the Job, and with it `pulumi up`.
+                "backoffLimit": 2,
+                "template": {
+                    "metadata": {"labels": LABELS},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "serviceAccountName": account.metadata.name,
+                        "automountServiceAccountToken": False,
+                        "nodeSelector": args.cluster.core_node_selector,
+                        "containers": [{
+                            "name": "seed-datasets",
+                            "image": CLOUD_CLI_IMAGE,
+                            "command": ["sh", "-c", SEED_DATASETS_SCRIPT],
+                            "env": environment,
+                            "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": False},
+                            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+                            "volumeMounts": [{"name": "export", "mountPath": "/export"}],
+                        }],
+                        "volumes": [{"name": "export", "nfs": {"server": args.server, "path": args.path}}],
+                    },
+                },
+            },
+            # Large datasets take a while; `pulumi up` waits for the Job to finish.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create="60m"))),
+        )
+        self.register_outputs({"job": self.job.metadata.name})

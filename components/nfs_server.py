@@ -1,0 +1,118 @@
+"""The in-cluster NFS server: NFS-Ganesha, one replica on the core pool, behind a ClusterIP Service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster import ClusterResult
+from components.folders import LABELS, content_hash, prepare_folders_container
+from components.settings import StorageSettings
+
+# NFS-Ganesha 4.0.8 (VFS backend on Fedora) as built and released by Kubernetes SIG Storage
+# (kubernetes-sigs/nfs-ganesha-server-and-external-provisioner) to the immutable registry.k8s.io. Ganesha
+# serves NFS from user space, so the pod needs only two extra capabilities; a kernel nfsd image needs a
+# privileged pod and the nfsd module loaded on the node. The image's entrypoint is that project's
+# provisioner: we run only its Ganesha, with our export (files/ganesha.conf).
+GANESHA_IMAGE = "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8"
+GANESHA_CONFIG = (Path(__file__).parent / "files" / "ganesha.conf").read_text()
+# Ganesha registers with rpcbind even for NFSv4 and listens for admin requests on D-Bus: start both as the
+# image's provisioner would, then Ganesha in the foreground, logging to the container's output.
+GANESHA_START = ("rpcbind -w && dbus-daemon --system --nopidfile && "
+                 "exec ganesha.nfsd -F -L STDOUT -f /etc/ganesha/ganesha.conf")
+EXPORT_PATH = "/export"
+NFS_PORT = 2049
+SERVER_LABELS = {**LABELS, "app.kubernetes.io/name": "nfs-server"}
+
+
+@dataclass(frozen=True)
+class NfsServerArgs:
+    settings: StorageSettings
+    cluster: ClusterResult
+    data_volume: dict[str, Any]  # the pod volume source that holds the export: a claim or a node's directory
+    node_selector: dict[str, str]  # where the server may run (the core pool, or the node of a local path)
+
+
+class NfsServer(pulumi.ComponentResource):
+    """Serves the data volume as <cluster IP>:/export, creating the three folders before it starts."""
+
+    config: k8s.core.v1.ConfigMap
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    # The Service's cluster IP, available once the server is ready; the export path.
+    server: pulumi.Output[str]
+    path: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NfsServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mltraining:storage:NfsServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.cluster.provider)
+        namespace = args.cluster.namespace
+
+        self.config = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata={"name": "nfs-server", "namespace": namespace, "labels": SERVER_LABELS},
+            data={"ganesha.conf": GANESHA_CONFIG},
+            opts=child,
+        )
+        nfs_port = {"tcpSocket": {"port": NFS_PORT}}
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": "nfs-server", "namespace": namespace, "labels": SERVER_LABELS},
+            spec={
+                "replicas": 1,
+                # The data volume mounts on one node at a time: stop the old server before starting a new one.
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": SERVER_LABELS},
+                "template": {
+                    # A changed configuration restarts the server.
+                    "metadata": {"labels": SERVER_LABELS, "annotations": {"checksum/config": content_hash(GANESHA_CONFIG)}},
+                    "spec": {
+                        "nodeSelector": args.node_selector,
+                        "automountServiceAccountToken": False,
+                        "initContainers": [prepare_folders_container(args.settings, EXPORT_PATH)],
+                        "containers": [{
+                            "name": "nfs-ganesha",
+                            "image": GANESHA_IMAGE,
+                            "command": ["/bin/sh", "-c", GANESHA_START],
+                            "ports": [{"name": "nfs", "containerPort": NFS_PORT, "protocol": "TCP"}],
+                            "securityContext": {
+                                # Open files by handle (VFS backend) and raise the open-files limit.
+                                "capabilities": {"add": ["DAC_READ_SEARCH", "SYS_RESOURCE"]},
+                            },
+                            "readinessProbe": {**nfs_port, "initialDelaySeconds": 5, "periodSeconds": 10},
+                            "livenessProbe": {**nfs_port, "initialDelaySeconds": 30, "periodSeconds": 20, "failureThreshold": 3},
+                            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
+                            "volumeMounts": [
+                                {"name": "export", "mountPath": EXPORT_PATH},
+                                {"name": "config", "mountPath": "/etc/ganesha", "readOnly": True},
+                            ],
+                        }],
+                        "volumes": [
+                            {"name": "export", **args.data_volume},
+                            {"name": "config", "configMap": {"name": self.config.metadata.name}},
+                        ],
+                    },
+                },
+            },
+            opts=child,
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": "nfs-server", "namespace": namespace, "labels": SERVER_LABELS},
+            spec={
+                "type": "ClusterIP",
+                "selector": SERVER_LABELS,
+                "ports": [{"name": "nfs", "port": NFS_PORT, "targetPort": NFS_PORT, "protocol": "TCP"}],
+            },
+            opts=child,
+        )
+        # The kubelet mounts NFS volumes from the node, where cluster DNS does not resolve: clients get the IP.
+        # Both outputs wait for the Deployment, so that nothing mounts the export before the server is ready.
+        ready = self.deployment.metadata.name
+        self.server = pulumi.Output.all(self.service.spec.cluster_ip, ready).apply(lambda parts: parts[0])
+        self.path = ready.apply(lambda _: EXPORT_PATH)
+        self.register_outputs({"server": self.server, "path": self.path})

@@ -1,0 +1,60 @@
+"""The public and shared folders as claims: a release of the local chart charts/nfs-volumes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster import ClusterResult
+from components.folders import LABELS
+from components.settings import StorageSettings
+
+CHART = Path(__file__).resolve().parent.parent / "charts" / "nfs-volumes"
+PUBLIC_CLAIM = "nfs-public"
+SHARED_CLAIM = "nfs-shared"
+
+
+@dataclass(frozen=True)
+class NfsVolumesArgs:
+    settings: StorageSettings
+    cluster: ClusterResult
+    server: pulumi.Output[str]
+    path: pulumi.Output[str]
+    mount_options: tuple[str, ...]
+
+
+class NfsVolumes(pulumi.ComponentResource):
+    """PersistentVolumes bound to claims: public ReadOnlyMany (mounted read-only), shared ReadWriteMany."""
+
+    release: k8s.helm.v3.Release
+    public_claim: pulumi.Output[str]
+    shared_claim: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NfsVolumesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mltraining:storage:NfsVolumes", name, None, opts)
+        s = args.settings
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name="nfs-volumes",
+            # Relative to the working directory (the project directory under Pulumi): the same on every checkout.
+            chart=os.path.join(".", os.path.relpath(CHART)),
+            namespace=args.cluster.namespace,
+            values={
+                "server": args.server,
+                "path": args.path,
+                "mountOptions": list(args.mount_options),
+                "labels": LABELS,
+                "public": {"folder": s.public_folder, "claimName": PUBLIC_CLAIM, "size": s.size},
+                "shared": {"folder": s.shared_folder, "claimName": SHARED_CLAIM, "size": s.size},
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.cluster.provider),
+        )
+        # The claim names, as outputs of the release: whoever mounts them waits for it.
+        self.public_claim = self.release.name.apply(lambda _: PUBLIC_CLAIM)
+        self.shared_claim = self.release.name.apply(lambda _: SHARED_CLAIM)
+        self.register_outputs({"public_claim": self.public_claim, "shared_claim": self.shared_claim})
