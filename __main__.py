@@ -3,8 +3,10 @@
 import pulumi
 
 from components.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
+from components.hdfs import Hdfs, HdfsArgs
 from components.kafka import Kafka, KafkaArgs
-from components.settings import load
+from components.settings import PYSPARK_IMAGE, load
+from components.spark import Spark, SparkArgs
 from components.storage import NfsStorage, NfsStorageArgs
 from components.vora import Vora, VoraArgs
 
@@ -21,12 +23,24 @@ storage = NfsStorage("storage", NfsStorageArgs(settings=settings.storage, cluste
 
 # Data services, each handing the hub its notebook environment and network paths (a disabled one: nothing).
 user_access = []
+hadoop_config = {}
+if settings.services.hdfs.enabled:
+    hdfs = Hdfs("hdfs", HdfsArgs(settings=settings.services.hdfs, cluster=cluster))
+    user_access.append(hdfs.user_access)
+    hadoop_config = hdfs.client_config
+    pulumi.export("hdfsUrl", hdfs.default_fs)
 if settings.services.kafka.enabled:
     kafka = Kafka("kafka", KafkaArgs(settings=settings.services.kafka, cluster=cluster))
     user_access.append(kafka.user_access)
     pulumi.export("kafkaBootstrapServers", kafka.bootstrap_servers)
 if settings.services.vora.enabled:
     user_access.append(Vora("vora", VoraArgs(settings=settings.services.vora, cluster=cluster)).user_access)
+if settings.services.spark.enabled:
+    # Executors run the notebook's image (same Spark and Python as the driver) and reach the same data services.
+    spark = Spark("spark", SparkArgs(settings=settings.services.spark, cluster=cluster, image=PYSPARK_IMAGE,
+                                     hadoop_config=hadoop_config, data_services=tuple(user_access)))
+    user_access.append(spark.user_access)
+    pulumi.export("sparkMasterUrl", spark.master_url)
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("namespace", cluster.namespace)

@@ -557,14 +557,32 @@ def _datasets(r: _Reader) -> tuple[Dataset, ...]:
 STRIMZI_KAFKA_VERSIONS = ("4.2.0", "4.2.1", "4.3.0", "4.3.1")
 
 
+# A Spark worker's memory holds the worker daemon and, for each core, one executor with its JVM and Python
+# overhead; components/spark.py divides it the same way.
+SPARK_DAEMON_MEMORY = "512Mi"
+SPARK_MEMORY_PER_CORE = "1Gi"
+# Executors of one worker take consecutive block-manager ports; components/spark.py opens that many.
+SPARK_MAX_WORKER_CORES = 32
+
+
+def _spark(r: _Reader) -> SparkSettings:
+    cores = r.integer("services.spark.workerCores", minimum=1, maximum=SPARK_MAX_WORKER_CORES)
+    memory = r.quantity("services.spark.workerMemory", minimum="1Gi")
+    needed = quantity_bytes(SPARK_DAEMON_MEMORY) + cores * quantity_bytes(SPARK_MEMORY_PER_CORE)
+    if quantity_bytes(memory) < needed:
+        raise r.fail("services.spark.workerMemory", memory, f"at least {needed // 2**20}Mi for {cores} core{'s' if cores > 1 else ''} "
+                     f"({SPARK_DAEMON_MEMORY} for the worker and {SPARK_MEMORY_PER_CORE} per core)")
+    return SparkSettings(
+        enabled=r.boolean("services.spark.enabled"),
+        workers=r.integer("services.spark.workers", minimum=1, maximum=100),
+        worker_cores=cores,
+        worker_memory=memory,
+    )
+
+
 def _services(r: _Reader) -> ServicesSettings:
     return ServicesSettings(
-        spark=SparkSettings(
-            enabled=r.boolean("services.spark.enabled"),
-            workers=r.integer("services.spark.workers", minimum=1, maximum=100),
-            worker_cores=r.integer("services.spark.workerCores", minimum=1, maximum=64),
-            worker_memory=r.quantity("services.spark.workerMemory", minimum="1Gi"),
-        ),
+        spark=_spark(r),
         kafka=KafkaSettings(
             enabled=r.boolean("services.kafka.enabled"),
             replicas=r.integer("services.kafka.replicas", minimum=1, maximum=9),
@@ -626,13 +644,17 @@ def _vora(r: _Reader) -> VoraSettings:
     )
 
 
+# The image of the python-spark profile. The Spark cluster runs it too, so that the driver in the notebook and
+# the executors have the same Spark and Python versions (components/spark.py lists what each tag ships).
+PYSPARK_IMAGE = "quay.io/jupyter/pyspark-notebook:2026-08-08"
+
 # The default server profiles: one image each, pinned by exact tag (see README, "Kernels").
 DEFAULT_PROFILES: tuple[dict, ...] = (
     {
         "name": "python-spark",
         "displayName": "Python: Spark ML and scikit-learn",
         "description": "PySpark on the shared Spark cluster, scikit-learn, pandas.",
-        "image": "quay.io/jupyter/pyspark-notebook:2025-10-20",
+        "image": PYSPARK_IMAGE,
         "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi",
         "default": True,
     },

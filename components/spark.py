@@ -1,0 +1,274 @@
+"""A shared Spark standalone cluster that every notebook's SparkSession runs on.
+
+The master and the workers run the notebook's own pyspark image, so the driver (in the trainee's server) and
+the executors (on the workers) have the same Spark and the same Python: PySpark refuses, or UDFs fail, when
+either differs. The driver listens on fixed ports that the executors call back on; the network policies
+below and the user access open exactly those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster import ClusterResult
+from components.settings import SPARK_DAEMON_MEMORY, SPARK_MAX_WORKER_CORES, SparkSettings, quantity_bytes
+from components.user_access import UserAccess
+
+
+@dataclass(frozen=True)
+class SparkRuntime:
+    spark: str
+    python: str  # major.minor: PySpark needs the same on the driver and the executors
+
+
+# What each pinned pyspark-notebook image ships (a jupyter/docker-stacks build of that date, whose tag never
+# moves): the newest Spark release at build time in /usr/local/spark, and the notebook's Python (3.13 since
+# the 2025-08-15 images; Spark 4.0.1 was the newest from 2025-09-06 until 4.1.0 in December 2025).
+RUNTIMES: dict[str, SparkRuntime] = {
+    "quay.io/jupyter/pyspark-notebook:2025-10-20": SparkRuntime(spark="4.0.1", python="3.13"),
+    "quay.io/jupyter/pyspark-notebook:2026-08-08": SparkRuntime(spark="4.2.0", python="3.13"),
+}
+
+
+def runtime(image: str) -> SparkRuntime:
+    """The Spark and Python versions of a pyspark image; an image not listed above is a mistake in the program."""
+    if image not in RUNTIMES:
+        raise KeyError(f"{image}: add the Spark and Python versions it ships to components.spark.RUNTIMES")
+    return RUNTIMES[image]
+
+
+SPARK_HOME = "/usr/local/spark"
+# The image's user jovyan (uid 1000, group users 100).
+SPARK_USER, SPARK_GROUP = 1000, 100
+
+MASTER_SERVICE = "spark-master"
+MASTER_PORT = 7077
+MASTER_UI_PORT = 8080
+WORKER_UI_PORT = 8081
+# The driver in a notebook listens on these; a second session in the same server takes the next free ports.
+DRIVER_PORT = 7078
+DRIVER_BLOCK_MANAGER_PORT = 7079
+# Each executor's block manager (the driver fetches large task results there); one executor per worker core.
+EXECUTOR_BLOCK_MANAGER_PORT = 7200
+# How many following ports Spark tries when one is taken: enough for an executor on every core of a worker.
+PORT_RETRIES = SPARK_MAX_WORKER_CORES
+
+SPARK_LABELS = {"app.kubernetes.io/name": "spark", "app.kubernetes.io/part-of": "ml-training"}
+MASTER_LABELS = {**SPARK_LABELS, "app.kubernetes.io/component": "master"}
+WORKER_LABELS = {**SPARK_LABELS, "app.kubernetes.io/component": "worker"}
+# Zero to JupyterHub's label of trainees' servers.
+USER_POD_LABELS = {"component": "singleuser-server"}
+
+
+def _port_range(first: int, last: int) -> dict:
+    return {"protocol": "TCP", "port": first, "endPort": last}
+
+
+DRIVER_PORTS = _port_range(DRIVER_PORT, DRIVER_BLOCK_MANAGER_PORT + PORT_RETRIES)
+EXECUTOR_PORTS = _port_range(EXECUTOR_BLOCK_MANAGER_PORT, EXECUTOR_BLOCK_MANAGER_PORT + PORT_RETRIES)
+POD_IP = {"valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+
+
+def executor_memory_mib(settings: SparkSettings) -> int:
+    """Heap of each one-core executor: a worker's memory less its daemon, shared by its cores, with 40% of each
+    share left for the executor's JVM overhead and its Python workers (settings guarantee a share of 1Gi)."""
+    share = (quantity_bytes(settings.worker_memory) - quantity_bytes(SPARK_DAEMON_MEMORY)) // settings.worker_cores
+    return share // 2**20 * 3 // 5
+
+
+def client_conf(settings: SparkSettings, hadoop_config: dict[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
+    """Spark settings of every notebook's driver."""
+    return {
+        "spark.driver.port": str(DRIVER_PORT),
+        "spark.driver.blockManager.port": str(DRIVER_BLOCK_MANAGER_PORT),
+        "spark.blockManager.port": str(EXECUTOR_BLOCK_MANAGER_PORT),
+        "spark.port.maxRetries": str(PORT_RETRIES),
+        "spark.executor.cores": "1",
+        "spark.executor.memory": f"{executor_memory_mib(settings)}m",
+        # A class shares the cluster: idle sessions give their executors back (shuffle tracking makes that
+        # possible without an external shuffle service).
+        "spark.dynamicAllocation.enabled": "true",
+        "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+        "spark.dynamicAllocation.executorIdleTimeout": "120s",
+        **{f"spark.hadoop.{key}": value for key, value in hadoop_config.items()},
+    }
+
+
+def submit_args(master_url: str, conf: dict[str, str]) -> str:
+    """PYSPARK_SUBMIT_ARGS: what pyspark passes to spark-submit when a notebook creates its SparkSession."""
+    options = [f"--master {master_url}", *(f"--conf {key}={value}" for key, value in conf.items())]
+    return " ".join([*options, "pyspark-shell"])
+
+
+@dataclass(frozen=True)
+class SparkArgs:
+    settings: SparkSettings
+    cluster: ClusterResult
+    image: str  # the notebook's pyspark image (settings.PYSPARK_IMAGE)
+    # Hadoop settings of the drivers and executors, e.g. HDFS's fs.defaultFS (spark.hadoop.*).
+    hadoop_config: dict[str, pulumi.Input[str]]
+    # Data services that executors read and write (HDFS, Kafka): their egress rules apply to the Spark pods too.
+    data_services: tuple[UserAccess, ...] = ()
+
+
+class Spark(pulumi.ComponentResource):
+    """A standalone master (with its web UI) and N workers, and the settings that make notebooks use them."""
+
+    master_url: pulumi.Output[str]
+    user_access: UserAccess
+    master: k8s.apps.v1.Deployment
+    workers: k8s.apps.v1.Deployment
+    network_policy: k8s.networking.v1.NetworkPolicy
+
+    def __init__(self, name: str, args: SparkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mltraining:services:Spark", name, None, opts)
+        settings, cluster = args.settings, args.cluster
+        child = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        namespace = cluster.namespace
+        version = runtime(args.image).spark
+
+        # From the namespace alone, so that the hub does not wait for Spark to be created.
+        self.master_url = pulumi.Output.concat("spark://", MASTER_SERVICE, ".", namespace, f".svc:{MASTER_PORT}")
+
+        self.master = k8s.apps.v1.Deployment(
+            f"{name}-master",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=MASTER_SERVICE, namespace=namespace, labels=MASTER_LABELS),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=MASTER_LABELS),
+                template=self._pod(MASTER_LABELS, version, cluster, k8s.core.v1.ContainerArgs(
+                    name="master",
+                    image=args.image,
+                    command=["tini", "-g", "--", f"{SPARK_HOME}/bin/spark-class", "org.apache.spark.deploy.master.Master",
+                             "--host", "$(POD_IP)", "--port", str(MASTER_PORT), "--webui-port", str(MASTER_UI_PORT)],
+                    env=_daemon_env(),
+                    ports=[k8s.core.v1.ContainerPortArgs(name="cluster", container_port=MASTER_PORT),
+                           k8s.core.v1.ContainerPortArgs(name="http", container_port=MASTER_UI_PORT)],
+                    readiness_probe=k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="cluster"),
+                                                          period_seconds=10),
+                    resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "250m", "memory": "1Gi"},
+                                                                   limits={"memory": "1Gi"}),
+                    security_context=_container_security(),
+                ), volumes=[]),
+            ),
+            opts=child,
+        )
+        k8s.core.v1.Service(
+            f"{name}-master-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=MASTER_SERVICE, namespace=namespace, labels=MASTER_LABELS),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                selector=MASTER_LABELS,
+                ports=[k8s.core.v1.ServicePortArgs(name="cluster", port=MASTER_PORT, target_port="cluster"),
+                       k8s.core.v1.ServicePortArgs(name="http", port=MASTER_UI_PORT, target_port="http")],
+            ),
+            opts=child,
+        )
+
+        executor_memory = executor_memory_mib(settings)
+        self.workers = k8s.apps.v1.Deployment(
+            f"{name}-workers",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="spark-worker", namespace=namespace, labels=WORKER_LABELS),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=settings.workers,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=WORKER_LABELS),
+                template=self._pod(WORKER_LABELS, version, cluster, k8s.core.v1.ContainerArgs(
+                    name="worker",
+                    image=args.image,
+                    # The worker offers one executor heap per core; the rest of its memory is their overhead.
+                    command=["tini", "-g", "--", f"{SPARK_HOME}/bin/spark-class", "org.apache.spark.deploy.worker.Worker",
+                             "--host", "$(POD_IP)", "--cores", str(settings.worker_cores),
+                             "--memory", f"{executor_memory * settings.worker_cores}m",
+                             "--webui-port", str(WORKER_UI_PORT), "--work-dir", "/spark/work", self.master_url],
+                    env=[*_daemon_env(),
+                         k8s.core.v1.EnvVarArgs(name="SPARK_LOCAL_DIRS", value="/spark/local"),
+                         # Removes the files of finished applications: a class runs many.
+                         k8s.core.v1.EnvVarArgs(name="SPARK_WORKER_OPTS", value="-Dspark.worker.cleanup.enabled=true")],
+                    ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=WORKER_UI_PORT)],
+                    readiness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/", port="http"),
+                                                          period_seconds=10),
+                    resources=k8s.core.v1.ResourceRequirementsArgs(
+                        requests={"cpu": str(settings.worker_cores), "memory": settings.worker_memory},
+                        limits={"memory": settings.worker_memory}),
+                    volume_mounts=[k8s.core.v1.VolumeMountArgs(name="scratch", mount_path="/spark")],
+                    security_context=_container_security(),
+                ), volumes=[k8s.core.v1.VolumeArgs(name="scratch", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())]),
+            ),
+            opts=child,
+        )
+
+        dns = {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+        # Executors run trainees' code: they reach each other, the drivers and the data services, nothing else.
+        self.network_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="spark", namespace=namespace, labels=SPARK_LABELS),
+            spec={
+                "podSelector": {"matchLabels": dict(SPARK_LABELS)},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {"from": [{"podSelector": {"matchLabels": dict(SPARK_LABELS)}}]},
+                    {"from": [{"podSelector": {"matchLabels": dict(USER_POD_LABELS)}}],
+                     "ports": [{"protocol": "TCP", "port": MASTER_PORT}, EXECUTOR_PORTS]},
+                ],
+                "egress": [
+                    {"to": [{"podSelector": {"matchLabels": dict(SPARK_LABELS)}}]},
+                    {"to": [{"podSelector": {"matchLabels": dict(USER_POD_LABELS)}}], "ports": [DRIVER_PORTS]},
+                    dns,
+                    *(rule for service in args.data_services for rule in service.egress),
+                ],
+            },
+            opts=child,
+        )
+
+        conf = client_conf(settings, args.hadoop_config)
+        self.user_access = UserAccess(
+            environment={
+                "SPARK_MASTER_URL": self.master_url,
+                "PYSPARK_SUBMIT_ARGS": pulumi.Output.all(self.master_url, conf).apply(lambda a: submit_args(*a)),
+                # The driver binds to and advertises the pod's IP, which executors can reach (its host name is not
+                # resolvable from other pods).
+                "SPARK_LOCAL_IP": POD_IP,
+                "SPARK_LOCAL_HOSTNAME": POD_IP,
+            },
+            egress=(
+                {"to": [{"podSelector": {"matchLabels": dict(MASTER_LABELS)}}],
+                 "ports": [{"protocol": "TCP", "port": MASTER_PORT}]},
+                {"to": [{"podSelector": {"matchLabels": dict(WORKER_LABELS)}}], "ports": [EXECUTOR_PORTS]},
+            ),
+            # The master and the executors call the driver back.
+            ingress=({"from": [{"podSelector": {"matchLabels": dict(SPARK_LABELS)}}], "ports": [DRIVER_PORTS]},),
+        )
+        self.register_outputs({"masterUrl": self.master_url})
+
+    @staticmethod
+    def _pod(labels: dict, version: str, cluster: ClusterResult, container: k8s.core.v1.ContainerArgs,
+             volumes: list) -> k8s.core.v1.PodTemplateSpecArgs:
+        return k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, "app.kubernetes.io/version": version}),
+            spec=k8s.core.v1.PodSpecArgs(
+                node_selector=cluster.core_node_selector or None,
+                security_context=k8s.core.v1.PodSecurityContextArgs(
+                    run_as_user=SPARK_USER, run_as_group=SPARK_GROUP, fs_group=SPARK_GROUP, run_as_non_root=True,
+                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                ),
+                containers=[container],
+                volumes=volumes or None,
+            ),
+        )
+
+
+def _daemon_env() -> list[k8s.core.v1.EnvVarArgs]:
+    return [
+        k8s.core.v1.EnvVarArgs(name="POD_IP", value_from=k8s.core.v1.EnvVarSourceArgs(
+            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP"))),
+        k8s.core.v1.EnvVarArgs(name="SPARK_DAEMON_MEMORY", value=f"{quantity_bytes(SPARK_DAEMON_MEMORY) // 2**20}m"),
+    ]
+
+
+def _container_security() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(allow_privilege_escalation=False,
+                                           capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]))
