@@ -4,6 +4,7 @@ import pulumi
 
 from components.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
 from components.hdfs import Hdfs, HdfsArgs
+from components.hub import JupyterHub, JupyterHubArgs
 from components.kafka import Kafka, KafkaArgs
 from components.settings import PYSPARK_IMAGE, load
 from components.spark import Spark, SparkArgs
@@ -41,6 +42,12 @@ if settings.services.spark.enabled:
                                      hadoop_config=hadoop_config, data_services=tuple(user_access)))
     user_access.append(spark.user_access)
     pulumi.export("sparkMasterUrl", spark.master_url)
+
+hub = JupyterHub("hub", JupyterHubArgs(hub=settings.hub, auth=settings.auth, namespace=cluster.namespace, cluster=cluster,
+                                       storage=storage, user_access=tuple(user_access)))
+pulumi.export("hubUrl", hub.url)
+if hub.port_forward is not None:
+    pulumi.export("hubPortForward", hub.port_forward)
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("namespace", cluster.namespace)

@@ -647,8 +647,12 @@ def _vora(r: _Reader) -> VoraSettings:
 # The image of the python-spark profile. The Spark cluster runs it too, so that the driver in the notebook and
 # the executors have the same Spark and Python versions (components/spark.py lists what each tag ships).
 PYSPARK_IMAGE = "quay.io/jupyter/pyspark-notebook:2026-08-08"
+# Spark 4 is built for Scala 2.13 only, so the Scala profile runs an almond kernel for Scala 2.13.
+SPARK_SCALA_VERSION = "2.13"
 
-# The default server profiles: one image each, pinned by exact tag (see README, "Kernels").
+# The default server profiles: one image each, pinned by exact tag (README, "What a trainee finds"). Jupyter Docker
+# Stacks date tags never move (2026-08-07: Python 3.13.14, JupyterHub 5.5.0, TensorFlow 2.21.0); almond tags
+# name the Scala version of their kernel.
 DEFAULT_PROFILES: tuple[dict, ...] = (
     {
         "name": "python-spark",
@@ -662,24 +666,29 @@ DEFAULT_PROFILES: tuple[dict, ...] = (
         "name": "tensorflow",
         "displayName": "TensorFlow",
         "description": "TensorFlow and Keras on CPU.",
-        "image": "quay.io/jupyter/tensorflow-notebook:2025-10-20",
+        "image": "quay.io/jupyter/tensorflow-notebook:2026-08-07",
         "cpuGuarantee": "1", "cpuLimit": "4", "memoryGuarantee": "4Gi", "memoryLimit": "8Gi",
     },
     {
         "name": "r",
         "displayName": "R",
         "description": "R with the tidyverse.",
-        "image": "quay.io/jupyter/r-notebook:2025-10-20",
+        "image": "quay.io/jupyter/r-notebook:2026-08-07",
         "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi",
     },
     {
         "name": "scala",
         "displayName": "Scala",
-        "description": "Scala kernel (almond) with Spark.",
+        "description": "Scala 2.13 kernel (almond); Spark libraries load with import $ivy.",
         "image": "almondsh/almond:0.14.1-scala-2.13.16",
         "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi",
     },
 )
+
+
+def _image_repository(image: str) -> str:
+    return image.split("@")[0].rsplit(":", 1)[0]
+
 
 _PROFILE_FIELDS = {
     "name": str, "displayName": str, "description": str, "image": str, "cpuGuarantee": str,
@@ -701,6 +710,9 @@ def _profiles(r: _Reader) -> tuple[Profile, ...]:
             raise r.fail(f"{at}.name", item["name"], "a lowercase RFC 1123 name such as python-spark")
         if not _PINNED_IMAGE.match(item["image"]) or item["image"].endswith(":latest"):
             raise r.fail(f"{at}.image", item["image"], "an image pinned by an exact tag or digest, not latest")
+        if _image_repository(item["image"]) == _image_repository(PYSPARK_IMAGE) and item["image"] != PYSPARK_IMAGE:
+            raise r.fail(f"{at}.image", item["image"], f"{PYSPARK_IMAGE}, the image the Spark cluster runs "
+                         "(PySpark needs the same Spark and Python in the notebook)")
         for low, high, pattern, parse in (("cpuGuarantee", "cpuLimit", _CPU, _cpu_millis),
                                           ("memoryGuarantee", "memoryLimit", _QUANTITY, quantity_bytes)):
             for field in (low, high):
@@ -732,10 +744,14 @@ def _hub(r: _Reader) -> HubSettings:
     email = r.string("hub.letsencryptEmail", check=_EMAIL.match, expected="an e-mail address")
     if host and not ingress and not email:
         raise r.fail("hub.letsencryptEmail", None, "a contact e-mail for the Let's Encrypt certificate of hub.host")
+    service_type = r.string("hub.serviceType", choices=("LoadBalancer", "NodePort", "ClusterIP"))
+    if host and not ingress and service_type != "LoadBalancer":
+        # Let's Encrypt checks the host on port 80 of the proxy's public address.
+        raise r.fail("hub.serviceType", service_type, "LoadBalancer to serve hub.host with Let's Encrypt (or set hub.ingress true)")
     return HubSettings(
         host=host,
         letsencrypt_email=email,
-        service_type=r.string("hub.serviceType", choices=("LoadBalancer", "NodePort", "ClusterIP")),
+        service_type=service_type,
         ingress=ingress,
         ingress_class=r.string("hub.ingressClass", check=_DNS_NAME.match, expected="an IngressClass name"),
         cull_timeout=r.integer("hub.cullTimeout", minimum=300, maximum=7 * 24 * 3600),
@@ -767,6 +783,7 @@ def _auth(r: _Reader, hub: HubSettings) -> AuthSettings:
         dummy_password=r.secret("auth.dummyPassword"),
         allow_insecure_dummy=r.boolean("auth.allowInsecureDummy"),
     )
+    _check_allow_rules(r, kind)
     if kind == "dummy":
         if hub.public and not settings.allow_insecure_dummy:
             exposure = "an Ingress" if hub.ingress else f"a {hub.service_type} Service"
@@ -788,11 +805,30 @@ def _auth(r: _Reader, hub: HubSettings) -> AuthSettings:
                 raise r.fail(key, None, "the provider's https:// endpoint for auth.type generic-oauth")
         if not settings.username_claim:
             raise r.fail("auth.usernameClaim", "", "the claim that holds the user name, such as preferred_username")
-    rules = {"github": ("auth.allowedUsers", "auth.allowedOrganizations"),
-             "generic-oauth": ("auth.allowedUsers", "auth.allowedGroups")}[kind]
+    rules = _ALLOW_RULES[kind]
     if not any(r.strings(rule) for rule in rules):
         raise r.fail(rules[1], [], f"at least one allow rule ({' or '.join(rules)}): JupyterHub 5 lets nobody in without one")
     return settings
+
+
+# The allow rules each login type understands; a rule of another type would silently restrict nobody.
+_ALLOW_RULES = {
+    "github": ("auth.allowedUsers", "auth.allowedOrganizations"),
+    "generic-oauth": ("auth.allowedUsers", "auth.allowedGroups"),
+    "dummy": ("auth.allowedUsers",),
+}
+# A GitHub organization, or a team as org:team-slug.
+_GITHUB_ORGANIZATION = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?::[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+
+
+def _check_allow_rules(r: _Reader, kind: str) -> None:
+    for key in ("auth.allowedOrganizations", "auth.allowedGroups"):
+        if r.strings(key) and key not in _ALLOW_RULES[kind]:
+            raise r.fail(key, list(r.strings(key)), f"no value with auth.type {kind}, which does not use it "
+                         f"(its allow rules: {', '.join(_ALLOW_RULES[kind])})")
+    for organization in r.strings("auth.allowedOrganizations"):
+        if not _GITHUB_ORGANIZATION.match(organization):
+            raise r.fail("auth.allowedOrganizations", organization, "a GitHub organization (org) or team (org:team-slug)")
 
 
 def load() -> Settings:

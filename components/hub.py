@@ -1,0 +1,278 @@
+"""The training hub: Zero to JupyterHub with the three folders, login, server profiles and user network policy.
+
+Every trainee's server finds (see README, "What a trainee finds"):
+
+    /home/jovyan          personal folder: a volume of its own from the provisioner's StorageClass
+    /home/jovyan/public   public folder: training material and datasets, read-only
+    /home/jovyan/shared   shared folder: read and written by every trainee
+
+SQLite does not survive NFS locking, so the two SQLite files a server keeps (IPython's history and the
+notebook signature database) live on the pod's local disk instead of the NFS home, set by config files
+that IPython and Jupyter Server read from their system-wide config directories.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.cluster import ClusterResult
+from components.settings import AuthSettings, HubSettings, Profile, quantity_bytes
+from components.storage import StorageResult
+from components.user_access import UserAccess
+
+CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
+CHART = "jupyterhub"
+CHART_VERSION = "4.4.0"
+RELEASE_NAME = "jupyterhub"
+# The chart names its Services without a release prefix; proxy-public is the hub's front door.
+PROXY_SERVICE = "proxy-public"
+
+HOME = "/home/jovyan"
+PUBLIC_MOUNT = f"{HOME}/public"
+SHARED_MOUNT = f"{HOME}/shared"
+
+# Local (node) disk of the user pod, gone with the server: fine for history and signatures, safe for SQLite.
+LOCAL_STATE_DIR = "/tmp"
+IPYTHON_HISTORY = f"{LOCAL_STATE_DIR}/ipython_history.sqlite"
+NOTEBOOK_SIGNATURES = f"{LOCAL_STATE_DIR}/nbsignatures.db"
+# System-wide config directories that IPython (kernels too) and Jupyter Server search, which the Jupyter
+# Docker Stacks images leave empty (they configure /etc/ipython and /etc/jupyter).
+IPYTHON_CONFIG = "/usr/local/etc/ipython/ipython_config.json"
+JUPYTER_SERVER_CONFIG = "/usr/local/etc/jupyter/jupyter_server_config.json"
+
+# auth.type -> (the chart's name for the authenticator class, the class's config section in hub.config).
+AUTHENTICATORS = {
+    "github": ("github", "GitHubOAuthenticator"),
+    "generic-oauth": ("generic-oauth", "GenericOAuthenticator"),
+    "dummy": ("dummy", "DummyAuthenticator"),
+}
+# Where OAuthenticator keeps the provider's userinfo in auth_state (OAuthenticator.user_auth_state_key).
+OAUTH_USER_KEY = "oauth_user"
+# Marks a deliberate dummy login on a public hub (auth.allowInsecureDummy) on the hub pod, where the
+# policy pack (policy/) and anyone with kubectl can see it.
+INSECURE_DUMMY_ANNOTATION = "ml-training/allow-insecure-dummy-auth"
+
+# Port-forward address for a hub without a public host name.
+LOCAL_URL = "http://localhost:8080"
+# The pre-puller hook holds the release until every user node has pulled the profile images (GBs each).
+RELEASE_TIMEOUT_SECONDS = 1800
+# A first spawn on a node without the pre-pulled image pulls it first.
+SPAWN_TIMEOUT_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class JupyterHubArgs:
+    hub: HubSettings
+    auth: AuthSettings
+    namespace: pulumi.Input[str]
+    cluster: ClusterResult
+    storage: StorageResult
+    user_access: tuple[UserAccess, ...] = ()
+
+
+def hub_url(hub: HubSettings, auth: AuthSettings) -> str:
+    """Where trainees open the hub: its host, else the OAuth callback's site, else a port-forward."""
+    if hub.host:
+        return f"https://{hub.host}"
+    if auth.type != "dummy" and auth.callback_url:
+        callback = urllib.parse.urlparse(auth.callback_url)
+        return f"{callback.scheme}://{callback.netloc}"
+    return LOCAL_URL
+
+
+def authenticator_config(auth: AuthSettings) -> dict[str, dict]:
+    """hub.config for the login: the authenticator class and its traits (secrets stay secret Outputs)."""
+    entry_point, section = AUTHENTICATORS[auth.type]
+    config: dict[str, Any] = {"admin_users": list(auth.admin_users), "allowed_users": list(auth.allowed_users)}
+    if auth.type == "dummy":
+        # Development only (settings refuse it on a public hub without the opt-in): without a user list,
+        # any name logs in.
+        config["allow_all"] = not auth.allowed_users
+        if auth.dummy_password is not None:
+            config["password"] = auth.dummy_password
+    else:
+        config.update(
+            client_id=auth.client_id,
+            client_secret=auth.client_secret,
+            oauth_callback_url=auth.callback_url,
+            # JupyterHub 5: only the allow rules below let anyone in.
+            allow_all=False,
+        )
+    if auth.type == "github":
+        config["allowed_organizations"] = list(auth.allowed_organizations)
+        if auth.allowed_organizations:
+            # Membership of private organizations and of teams is only visible with read:org.
+            config["scope"] = ["read:org"]
+    if auth.type == "generic-oauth":
+        config.update(
+            authorize_url=auth.authorize_url,
+            token_url=auth.token_url,
+            userdata_url=auth.userdata_url,
+            username_claim=auth.username_claim,
+            scope=list(auth.scopes),
+        )
+        if auth.allowed_groups:
+            config.update(
+                manage_groups=True,
+                auth_state_groups_key=f"{OAUTH_USER_KEY}.{auth.groups_claim}",
+                allowed_groups=list(auth.allowed_groups),
+            )
+    return {"JupyterHub": {"authenticator_class": entry_point}, section: config}
+
+
+def _cpu_cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def profile_list(profiles: tuple[Profile, ...]) -> list[dict]:
+    """KubeSpawner profiles; its memory traits take bytes (its "G" means GiB, unlike Kubernetes)."""
+    listed = []
+    for profile in profiles:
+        item = {
+            "display_name": profile.display_name,
+            "slug": profile.name,
+            "description": profile.description,
+            "kubespawner_override": {
+                "image": profile.image,
+                "cpu_guarantee": _cpu_cores(profile.cpu_guarantee),
+                "cpu_limit": _cpu_cores(profile.cpu_limit),
+                "mem_guarantee": quantity_bytes(profile.memory_guarantee),
+                "mem_limit": quantity_bytes(profile.memory_limit),
+            },
+        }
+        if profile.default:
+            item["default"] = True
+        listed.append(item)
+    return listed
+
+
+def user_environment(user_access: tuple[UserAccess, ...]) -> dict[str, Any]:
+    environment: dict[str, Any] = {}
+    for access in user_access:
+        for variable, value in access.environment.items():
+            if variable in environment:
+                raise ValueError(f"two data services set the notebook environment variable {variable}")
+            environment[variable] = value
+    return environment
+
+
+def user_storage(storage: StorageResult) -> dict:
+    """The personal folder as home, the public folder read-only, the shared folder read/write."""
+    return {
+        "type": "dynamic",
+        "dynamic": {"storageClass": storage.storage_class},
+        "homeMountPath": HOME,
+        "extraVolumes": [
+            {"name": "public", "persistentVolumeClaim": {"claimName": storage.public_claim, "readOnly": True}},
+            {"name": "shared", "persistentVolumeClaim": {"claimName": storage.shared_claim}},
+        ],
+        "extraVolumeMounts": [
+            {"name": "public", "mountPath": PUBLIC_MOUNT, "readOnly": True},
+            {"name": "shared", "mountPath": SHARED_MOUNT},
+        ],
+    }
+
+
+def user_network_policy(hub: HubSettings, user_access: tuple[UserAccess, ...]) -> dict:
+    """DNS, the internet as configured, and exactly the data services; never the cloud metadata server."""
+    return {
+        "enabled": True,
+        "egressAllowRules": {
+            "cloudMetadataServer": False,
+            "dnsPortsCloudMetadataServer": True,
+            "dnsPortsKubeSystemNamespace": True,
+            "dnsPortsPrivateIPs": True,
+            "nonPrivateIPs": hub.allow_internet,
+            "privateIPs": False,
+        },
+        "egress": [rule for access in user_access for rule in access.egress],
+        "ingress": [rule for access in user_access for rule in access.ingress],
+    }
+
+
+def _hub_pod(hub: HubSettings, auth: AuthSettings) -> dict:
+    pod: dict[str, Any] = {"config": authenticator_config(auth)}
+    if auth.type == "dummy" and hub.public:  # settings allow this only with auth.allowInsecureDummy
+        pod["annotations"] = {INSECURE_DUMMY_ANNOTATION: "true"}
+    return pod
+
+
+def _exposure(hub: HubSettings) -> dict:
+    """proxy and ingress values: a LoadBalancer with Let's Encrypt, an Ingress, or a plain Service."""
+    proxy: dict[str, Any] = {"service": {"type": hub.service_type}}
+    ingress: dict[str, Any] = {"enabled": hub.ingress}
+    if hub.ingress:
+        ingress.update(hosts=[hub.host], ingressClassName=hub.ingress_class)
+    elif hub.host:
+        proxy["https"] = {
+            "enabled": True,
+            "type": "letsencrypt",
+            "hosts": [hub.host],
+            "letsencrypt": {"contactEmail": hub.letsencrypt_email},
+        }
+    return {"proxy": proxy, "ingress": ingress}
+
+
+def hub_values(args: JupyterHubArgs) -> dict:
+    """The release values, as typed data (Outputs inside are resolved by Pulumi)."""
+    hub, cluster = args.hub, args.cluster
+    return {
+        "hub": _hub_pod(hub, args.auth),
+        **_exposure(hub),
+        "singleuser": {
+            "storage": user_storage(args.storage),
+            "extraFiles": {
+                "ipython-config": {"mountPath": IPYTHON_CONFIG, "data": {"HistoryManager": {"hist_file": IPYTHON_HISTORY}}},
+                "jupyter-server-config": {"mountPath": JUPYTER_SERVER_CONFIG,
+                                          "data": {"NotebookNotary": {"db_file": NOTEBOOK_SIGNATURES}}},
+            },
+            "extraEnv": user_environment(args.user_access),
+            "profileList": profile_list(hub.profiles),
+            "nodeSelector": dict(cluster.user_node_selector),
+            "extraTolerations": [dict(t) for t in cluster.user_tolerations],
+            "networkPolicy": user_network_policy(hub, args.user_access),
+            "cloudMetadata": {"blockWithIptables": True},
+            "startTimeout": SPAWN_TIMEOUT_SECONDS,
+        },
+        "scheduling": {
+            "userPlaceholder": {"enabled": True, "replicas": hub.placeholders},
+            # The hub, proxy and user scheduler stay on the core pool where the cluster has one.
+            "corePods": {"nodeAffinity": {"matchNodePurpose": "require" if cluster.core_node_selector else "prefer"}},
+        },
+        "prePuller": {"hook": {"enabled": hub.pre_puller}, "continuous": {"enabled": hub.pre_puller}},
+        "cull": {"enabled": True, "timeout": hub.cull_timeout},
+    }
+
+
+class JupyterHub(pulumi.ComponentResource):
+    """The Zero to JupyterHub release in the environment's namespace."""
+
+    release: k8s.helm.v3.Release
+    url: pulumi.Output[str]
+    port_forward: Optional[pulumi.Output[str]]  # the command that makes url work, for a hub without a public address
+
+    def __init__(self, name: str, args: JupyterHubArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mltraining:hub:JupyterHub", name, None, opts)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-jupyterhub",
+            name=RELEASE_NAME,
+            chart=CHART,
+            version=CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=args.namespace,
+            values=hub_values(args),
+            timeout=RELEASE_TIMEOUT_SECONDS,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.cluster.provider),
+        )
+        # Known once the release is in, so that the URL is not handed out before the hub exists.
+        self.url = self.release.status.apply(lambda _: hub_url(args.hub, args.auth))
+        self.port_forward = None
+        if hub_url(args.hub, args.auth) == LOCAL_URL:
+            self.port_forward = pulumi.Output.concat(
+                "kubectl --namespace ", args.namespace, f" port-forward service/{PROXY_SERVICE} 8080:http")
+        self.register_outputs({"url": self.url})
