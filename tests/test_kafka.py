@@ -145,7 +145,7 @@ def test_kafka_waits_for_neither_storage_nor_the_hub(gke, baremetal):
         storage = [r for r in preview.resources if r.type.startswith("mltraining:storage:")]
         storage += [r for r in preview.resources if r.parent in {s.urn for s in storage}]
         hub = [r for r in preview.of_type(RELEASE) if r.inputs.get("chart") == "jupyterhub"]
-        assert storage, "the storage component is part of every stack"
+        assert storage and hub, "storage and the hub are part of every stack"
         for resource in kafka:
             for other in storage + hub:
                 assert not preview.depends_on(resource, other), (resource.name, other.name)
@@ -160,12 +160,39 @@ def test_bootstrap_address_is_a_stack_output_in_the_environment_namespace(gke):
     assert preview.releases()["strimzi"].inputs["namespace"] == "training"
 
 
-def test_kafka_off_creates_nothing_and_exports_nothing():
+def singleuser(preview) -> dict:
+    return preview.releases()["jupyterhub"].inputs["values"]["singleuser"]
+
+
+def broker_rules(preview) -> list[dict]:
+    return [rule for rule in singleuser(preview)["networkPolicy"]["egress"]
+            if any("strimzi.io/cluster" in peer.get("podSelector", {}).get("matchLabels", {}) for peer in rule["to"])]
+
+
+@pytest.mark.parametrize("stack", ["gke", "baremetal"])
+def test_notebooks_get_the_bootstrap_address_and_a_path_to_exactly_the_brokers(stack, request):
+    preview = request.getfixturevalue(stack)
+    assert singleuser(preview)["extraEnv"]["KAFKA_BOOTSTRAP_SERVERS"] == preview.outputs["kafkaBootstrapServers"]
+    resources = custom_resources(preview)
+    [kafka], [pool] = resources["Kafka"], resources["KafkaNodePool"]
+    [rule] = broker_rules(preview)
+    [peer] = rule["to"]
+    # The labels Strimzi gives the pods of a node pool with the broker role, in the cluster declared here.
+    assert "broker" in pool.inputs["spec"]["roles"]
+    assert peer == {"podSelector": {"matchLabels": {"strimzi.io/cluster": kafka.inputs["metadata"]["name"],
+                                                    "strimzi.io/kind": "Kafka", "strimzi.io/broker-role": "true"}}}
+    listener_ports = [listener["port"] for listener in kafka.inputs["spec"]["kafka"]["listeners"]]
+    assert rule["ports"] == [{"protocol": "TCP", "port": port} for port in listener_ports]
+
+
+def test_kafka_off_creates_nothing_and_puts_nothing_into_notebooks():
     for stack in ("gke", "baremetal"):
         preview = run_preview(stack, {"services.kafka.enabled": False})
         assert not [r for r in preview.resources if "strimzi" in r.type or r.type == "mltraining:services:Kafka"]
         assert "strimzi" not in preview.releases()
         assert "kafkaBootstrapServers" not in preview.outputs
+        assert "KAFKA_BOOTSTRAP_SERVERS" not in singleuser(preview)["extraEnv"]
+        assert broker_rules(preview) == []
 
 
 @pytest.mark.parametrize("overrides, message", [

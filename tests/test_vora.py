@@ -33,11 +33,28 @@ def vora_gke():
     return run_preview("gke", VORA)
 
 
+def singleuser(preview) -> dict:
+    return preview.releases()["jupyterhub"].inputs["values"]["singleuser"]
+
+
+def namespace_rules(preview) -> list[dict]:
+    return [rule for rule in singleuser(preview)["networkPolicy"]["egress"]
+            if any("namespaceSelector" in peer for peer in rule["to"])]
+
+
 @pytest.mark.parametrize("stack", ["gke", "baremetal"])
 def test_vora_is_off_by_default_and_creates_nothing(stack, request):
     preview = request.getfixturevalue(stack)
     assert vora_resources(preview) == []
     assert "vora" not in preview.releases()
+    assert "VORA_NAMESPACE" not in singleuser(preview)["extraEnv"]
+    assert namespace_rules(preview) == []
+
+
+def test_notebooks_may_reach_the_vora_namespace(vora_gke):
+    assert singleuser(vora_gke)["extraEnv"]["VORA_NAMESPACE"] == "vora"
+    [rule] = namespace_rules(vora_gke)
+    assert rule == {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "vora"}}}]}
 
 
 def test_enabled_vora_installs_the_pinned_chart_into_its_own_namespace(vora_gke):
