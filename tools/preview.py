@@ -296,7 +296,8 @@ def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> Preview:
 def _summary(resource: Registration) -> str:
     inputs = resource.inputs
     if resource.type == HELM_RELEASE:
-        text = f"chart={inputs.get('chart')} version={inputs.get('version')}"
+        # A chart from a local path has no version of its own here: its Chart.yaml has it.
+        text = f"chart={inputs.get('chart')}" + (f" version={inputs['version']}" if "version" in inputs else "")
     else:
         metadata = inputs.get("metadata") or {}
         name = metadata.get("name") or inputs.get("name")
