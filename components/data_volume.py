@@ -42,8 +42,8 @@ class GceDataDisk(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GceDataDiskArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:GceDataDisk", name, None, opts)
-        s, gke = args.settings, args.gke
-        zone = s.zone
+        settings, gke = args.settings, args.gke
+        zone = settings.zone
         region = zone.rsplit("-", 1)[0]
         labels = {"app": "ml-training", "component": "nfs-data"}
 
@@ -52,8 +52,8 @@ class GceDataDisk(pulumi.ComponentResource):
             name=args.disk_name,
             project=gke.project,
             zone=zone,
-            type=s.disk_type,
-            size=size_gib(s.size),
+            type=settings.disk_type,
+            size=size_gib(settings.size),
             labels=labels,
             opts=pulumi.ResourceOptions.merge(KEEP, pulumi.ResourceOptions(parent=self)),
         )
@@ -70,7 +70,7 @@ class GceDataDisk(pulumi.ComponentResource):
                     ),
                 ),
                 retention_policy=gcp.compute.ResourcePolicySnapshotSchedulePolicyRetentionPolicyArgs(
-                    max_retention_days=s.snapshot_retention_days,
+                    max_retention_days=settings.snapshot_retention_days,
                     # Snapshots outlive the disk: the last line of defence.
                     on_source_disk_delete="KEEP_AUTO_SNAPSHOTS",
                 ),
@@ -95,7 +95,7 @@ class GceDataDisk(pulumi.ComponentResource):
             f"{name}-volume",
             metadata={"name": pulumi.Output.concat(namespace, "-", CLAIM_NAME), "labels": LABELS},
             spec={
-                "capacity": {"storage": s.size},
+                "capacity": {"storage": settings.size},
                 "accessModes": ["ReadWriteOnce"],
                 "persistentVolumeReclaimPolicy": "Retain",
                 "storageClassName": "",
@@ -120,7 +120,7 @@ class GceDataDisk(pulumi.ComponentResource):
                 "accessModes": ["ReadWriteOnce"],
                 "storageClassName": "",
                 "volumeName": volume.metadata.name,
-                "resources": {"requests": {"storage": s.size}},
+                "resources": {"requests": {"storage": settings.size}},
             },
             opts=k8s_opts,
         )
@@ -141,10 +141,10 @@ class StorageClassVolume(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: StorageClassVolumeArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:StorageClassVolume", name, None, opts)
-        s = args.settings
-        spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": s.size}}}
-        if s.storage_class:
-            spec["storageClassName"] = s.storage_class
+        settings = args.settings
+        spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": settings.size}}}
+        if settings.storage_class:
+            spec["storageClassName"] = settings.storage_class
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-claim",
             metadata={"name": CLAIM_NAME, "namespace": args.cluster.namespace, "labels": LABELS},

@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
 from components.folders import LABELS, content_hash
+from components.nfs_endpoint import NfsEndpoint
 from components.settings import Dataset, StorageSettings
 
 # curl for https://, gcloud for gs://, sha256sum: all in Google's Cloud CLI image, pinned by version.
@@ -28,8 +29,7 @@ def dataset_lines(datasets: tuple[Dataset, ...]) -> str:
 class DatasetSeedingArgs:
     settings: StorageSettings
     cluster: ClusterResult
-    server: pulumi.Output[str]
-    path: pulumi.Output[str]
+    endpoint: NfsEndpoint
     # Outside GKE there are no Google credentials: read gs:// objects anonymously (public buckets only).
     anonymous_gcs: bool
 
@@ -44,7 +44,7 @@ class DatasetSeeding(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DatasetSeedingArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:DatasetSeeding", name, None, opts)
-        s = args.settings
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self, provider=args.cluster.provider)
         namespace = args.cluster.namespace
         account = k8s.core.v1.ServiceAccount(
@@ -53,17 +53,17 @@ class DatasetSeeding(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=child,
         )
-        lines = dataset_lines(s.datasets)
+        lines = dataset_lines(settings.datasets)
         environment = [
             {"name": "DATASETS", "value": lines},
-            {"name": "PUBLIC_DIR", "value": f"/export/{s.public_folder}"},
+            {"name": "PUBLIC_DIR", "value": f"/export/{settings.public_folder}"},
         ]
         if args.anonymous_gcs:
             environment.append({"name": "CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "value": "true"})
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
             metadata={
-                "name": "seed-datasets-" + content_hash(SEED_DATASETS_SCRIPT, s.public_folder, lines),
+                "name": "seed-datasets-" + content_hash(SEED_DATASETS_SCRIPT, settings.public_folder, lines),
                 "namespace": namespace,
                 "labels": LABELS,
             },
@@ -86,7 +86,7 @@ class DatasetSeeding(pulumi.ComponentResource):
                             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
                             "volumeMounts": [{"name": "export", "mountPath": "/export"}],
                         }],
-                        "volumes": [{"name": "export", "nfs": {"server": args.server, "path": args.path}}],
+                        "volumes": [{"name": "export", "nfs": args.endpoint.volume_source()}],
                     },
                 },
             },

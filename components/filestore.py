@@ -9,6 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.data_volume import KEEP, size_gib
+from components.nfs_endpoint import NfsEndpoint
 from components.settings import FILESTORE_ZONAL_TIERS, GkeSettings, StorageSettings
 
 SHARE_NAME = "training"
@@ -25,27 +26,28 @@ class FilestoreShare(pulumi.ComponentResource):
     """A protected Filestore instance on the cluster's network; its IP and file share are the export."""
 
     instance: gcp.filestore.Instance
-    server: pulumi.Output[str]
-    path: pulumi.Output[str]
+    endpoint: NfsEndpoint
 
     def __init__(self, name: str, args: FilestoreShareArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:FilestoreShare", name, None, opts)
-        s, gke = args.settings, args.gke
+        settings, gke = args.settings, args.gke
         region = gke.location if gke.regional else gke.location.rsplit("-", 1)[0]
         self.instance = gcp.filestore.Instance(
             f"{name}-instance",
             name=args.instance_name,
             project=gke.project,
             # Basic and zonal tiers live in a zone, regional and enterprise tiers in a region.
-            location=s.zone if s.filestore_tier in FILESTORE_ZONAL_TIERS else region,
-            tier=s.filestore_tier,
-            file_shares=gcp.filestore.InstanceFileSharesArgs(name=SHARE_NAME, capacity_gb=size_gib(s.size)),
+            location=settings.zone if settings.filestore_tier in FILESTORE_ZONAL_TIERS else region,
+            tier=settings.filestore_tier,
+            file_shares=gcp.filestore.InstanceFileSharesArgs(name=SHARE_NAME, capacity_gb=size_gib(settings.size)),
             networks=[gcp.filestore.InstanceNetworkArgs(network=gke.network, modes=["MODE_IPV4"])],
             deletion_protection_enabled=True,
             deletion_protection_reason="Holds the trainees' folders.",
             labels={"app": "ml-training", "component": "nfs-data"},
             opts=pulumi.ResourceOptions.merge(KEEP, pulumi.ResourceOptions(parent=self)),
         )
-        self.server = self.instance.networks.apply(lambda networks: networks[0].ip_addresses[0])
-        self.path = self.instance.file_shares.apply(lambda share: f"/{share.name}")
-        self.register_outputs({"server": self.server, "path": self.path})
+        self.endpoint = NfsEndpoint(
+            server=self.instance.networks.apply(lambda networks: networks[0].ip_addresses[0]),
+            path=self.instance.file_shares.apply(lambda share: f"/{share.name}"),
+        )
+        self.register_outputs({"server": self.endpoint.server, "path": self.endpoint.path})

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
+from components.nfs_endpoint import NfsEndpoint
 from components.settings import StorageSettings
 
 # The notebook user of the Jupyter Docker Stacks images (jovyan, group users).
@@ -50,22 +51,20 @@ def content_hash(*parts: str) -> str:
 class FolderPreparationArgs:
     settings: StorageSettings
     cluster: ClusterResult
-    server: pulumi.Output[str]
-    path: pulumi.Output[str]
+    endpoint: NfsEndpoint
 
 
 class FolderPreparation(pulumi.ComponentResource):
     """A one-shot Job that prepares the folders on an external or Filestore export, mounted over NFS."""
 
     job: k8s.batch.v1.Job
-    # The export once the folders exist: consumers of these wait for the Job.
-    server: pulumi.Output[str]
-    path: pulumi.Output[str]
+    endpoint: NfsEndpoint  # the export once the folders exist: its consumers wait for the Job
 
     def __init__(self, name: str, args: FolderPreparationArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:FolderPreparation", name, None, opts)
-        s = args.settings
-        job_name = "prepare-folders-" + content_hash(PREPARE_FOLDERS_SCRIPT, s.public_folder, s.shared_folder, s.home_folder)
+        settings = args.settings
+        job_name = "prepare-folders-" + content_hash(
+            PREPARE_FOLDERS_SCRIPT, settings.public_folder, settings.shared_folder, settings.home_folder)
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
             metadata={"name": job_name, "namespace": args.cluster.namespace, "labels": LABELS},
@@ -77,13 +76,12 @@ class FolderPreparation(pulumi.ComponentResource):
                         "restartPolicy": "Never",
                         "nodeSelector": args.cluster.core_node_selector,
                         "automountServiceAccountToken": False,
-                        "containers": [prepare_folders_container(s, "/export")],
-                        "volumes": [{"name": "export", "nfs": {"server": args.server, "path": args.path}}],
+                        "containers": [prepare_folders_container(settings, "/export")],
+                        "volumes": [{"name": "export", "nfs": args.endpoint.volume_source()}],
                     },
                 },
             },
             opts=pulumi.ResourceOptions(parent=self, provider=args.cluster.provider),
         )
-        self.server = pulumi.Output.all(args.server, self.job.metadata.name).apply(lambda parts: parts[0])
-        self.path = pulumi.Output.all(args.path, self.job.metadata.name).apply(lambda parts: parts[0])
+        self.endpoint = args.endpoint.once(self.job.metadata.name)
         self.register_outputs({"job": self.job.metadata.name})

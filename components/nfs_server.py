@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
 from components.folders import LABELS, content_hash, prepare_folders_container
+from components.nfs_endpoint import NfsEndpoint
 from components.settings import StorageSettings
 
 # NFS-Ganesha 4.0.8 (VFS backend on Fedora) as built and released by Kubernetes SIG Storage
@@ -43,9 +44,7 @@ class NfsServer(pulumi.ComponentResource):
     config: k8s.core.v1.ConfigMap
     deployment: k8s.apps.v1.Deployment
     service: k8s.core.v1.Service
-    # The Service's cluster IP, available once the server is ready; the export path.
-    server: pulumi.Output[str]
-    path: pulumi.Output[str]
+    endpoint: NfsEndpoint  # the Service's cluster IP and the export path, once the server is ready
 
     def __init__(self, name: str, args: NfsServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:NfsServer", name, None, opts)
@@ -111,8 +110,8 @@ class NfsServer(pulumi.ComponentResource):
             opts=child,
         )
         # The kubelet mounts NFS volumes from the node, where cluster DNS does not resolve: clients get the IP.
-        # Both outputs wait for the Deployment, so that nothing mounts the export before the server is ready.
-        ready = self.deployment.metadata.name
-        self.server = pulumi.Output.all(self.service.spec.cluster_ip, ready).apply(lambda parts: parts[0])
-        self.path = ready.apply(lambda _: EXPORT_PATH)
-        self.register_outputs({"server": self.server, "path": self.path})
+        # The endpoint waits for the Deployment, so that nothing mounts the export before the server is ready.
+        self.endpoint = NfsEndpoint(
+            server=self.service.spec.cluster_ip, path=pulumi.Output.from_input(EXPORT_PATH),
+        ).once(self.deployment.metadata.name)
+        self.register_outputs({"server": self.endpoint.server, "path": self.endpoint.path})

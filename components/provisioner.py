@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
 from components.folders import LABELS
+from components.nfs_endpoint import NfsEndpoint
 from components.settings import StorageSettings
 
 # The NFS CSI driver of Kubernetes SIG Storage: dynamic volumes as subdirectories of an export, named by
@@ -24,8 +25,7 @@ DRIVER = "nfs.csi.k8s.io"
 class NfsProvisionerArgs:
     settings: StorageSettings
     cluster: ClusterResult
-    server: pulumi.Output[str]
-    path: pulumi.Output[str]
+    endpoint: NfsEndpoint
     mount_options: tuple[str, ...]
 
 
@@ -38,7 +38,7 @@ class NfsProvisioner(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NfsProvisionerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:NfsProvisioner", name, None, opts)
-        s = args.settings
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self, provider=args.cluster.provider)
         controller = {
             "replicas": 1,
@@ -70,12 +70,12 @@ class NfsProvisioner(pulumi.ComponentResource):
             metadata={"name": pulumi.Output.concat(args.cluster.namespace, "-personal"), "labels": LABELS},
             provisioner=DRIVER,
             parameters={
-                "server": args.server,
-                "share": args.path.apply(lambda path: f"{path.rstrip('/')}/{s.home_folder}"),
+                "server": args.endpoint.server,
+                "share": args.endpoint.path.apply(lambda path: f"{path.rstrip('/')}/{settings.home_folder}"),
                 # One folder per claim, named after it: a claim deleted and created again (same user) gets
                 # the same folder back.
                 "subDir": "${pvc.metadata.name}",
-                "onDelete": s.on_delete,
+                "onDelete": settings.on_delete,
                 # Trainees' servers all run as uid 1000, and a folder is mounted only into its owner's pod,
                 # so the mode isolates nobody; 0777 keeps the folder writable whichever uid the export maps
                 # the driver's mkdir to.

@@ -22,19 +22,11 @@ from components.data_volume import GceDataDisk, GceDataDiskArgs, StorageClassVol
 from components.datasets import DatasetSeeding, DatasetSeedingArgs
 from components.filestore import FilestoreShare, FilestoreShareArgs
 from components.folders import FolderPreparation, FolderPreparationArgs
+from components.nfs_endpoint import NfsEndpoint
 from components.nfs_server import NfsServer, NfsServerArgs
 from components.provisioner import NfsProvisioner, NfsProvisionerArgs
 from components.settings import ClusterSettings, StorageSettings
 from components.volumes import NfsVolumes, NfsVolumesArgs
-
-
-@dataclass(frozen=True)
-class NfsEndpoint:
-    """Where the export is. For the in-cluster server, server is the Service's cluster IP: the kubelet
-    mounts NFS volumes from the node, where cluster DNS names do not resolve."""
-
-    server: pulumi.Output[str]
-    path: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
@@ -64,59 +56,59 @@ class NfsStorage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NfsStorageArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:NfsStorage", name, None, opts)
-        s, cluster = args.settings, args.cluster
+        settings, cluster = args.settings, args.cluster
         child = pulumi.ResourceOptions(parent=self)
 
         # The export, once its folders exist: everything below mounts it through these outputs.
-        if s.mode == "in-cluster":
-            server = NfsServer(f"{name}-server", NfsServerArgs(
-                settings=s, cluster=cluster, data_volume=self._data_volume(name, args),
+        if settings.mode == "in-cluster":
+            endpoint = NfsServer(f"{name}-server", NfsServerArgs(
+                settings=settings, cluster=cluster, data_volume=self._data_volume(name, args),
                 node_selector=self._server_node_selector(args),
-            ), opts=child)
-            address, path = server.server, server.path
+            ), opts=child).endpoint
         else:
-            if s.mode == "filestore":
-                share = FilestoreShare(f"{name}-filestore", FilestoreShareArgs(
-                    settings=s, gke=args.cluster_settings.gke, instance_name=f"{args.cluster_settings.name}-nfs",
-                ), opts=child)
-                address, path = share.server, share.path
+            if settings.mode == "filestore":
+                endpoint = FilestoreShare(f"{name}-filestore", FilestoreShareArgs(
+                    settings=settings, gke=args.cluster_settings.gke, instance_name=f"{args.cluster_settings.name}-nfs",
+                ), opts=child).endpoint
             else:
-                address, path = pulumi.Output.from_input(s.server), pulumi.Output.from_input(s.path)
-            folders = FolderPreparation(f"{name}-folders", FolderPreparationArgs(
-                settings=s, cluster=cluster, server=address, path=path), opts=child)
-            address, path = folders.server, folders.path
+                endpoint = NfsEndpoint(server=pulumi.Output.from_input(settings.server),
+                                       path=pulumi.Output.from_input(settings.path))
+            endpoint = FolderPreparation(f"{name}-folders", FolderPreparationArgs(
+                settings=settings, cluster=cluster, endpoint=endpoint), opts=child).endpoint
 
-        if s.datasets:
+        if settings.datasets:
             DatasetSeeding(f"{name}-datasets", DatasetSeedingArgs(
-                settings=s, cluster=cluster, server=address, path=path, anonymous_gcs=cluster.kind != "gke",
+                settings=settings, cluster=cluster, endpoint=endpoint, anonymous_gcs=cluster.kind != "gke",
             ), opts=child)
-        mount_options = MOUNT_OPTIONS[s.mode]
+        mount_options = MOUNT_OPTIONS[settings.mode]
         volumes = NfsVolumes(f"{name}-volumes", NfsVolumesArgs(
-            settings=s, cluster=cluster, server=address, path=path, mount_options=mount_options), opts=child)
+            settings=settings, cluster=cluster, endpoint=endpoint, mount_options=mount_options), opts=child)
         provisioner = NfsProvisioner(f"{name}-provisioner", NfsProvisionerArgs(
-            settings=s, cluster=cluster, server=address, path=path, mount_options=mount_options), opts=child)
+            settings=settings, cluster=cluster, endpoint=endpoint, mount_options=mount_options), opts=child)
 
         self.result = StorageResult(
-            endpoint=NfsEndpoint(server=address, path=path),
+            endpoint=endpoint,
             public_claim=volumes.public_claim,
             shared_claim=volumes.shared_claim,
             storage_class=provisioner.storage_class_name,
         )
-        self.register_outputs({"server": address, "path": path, "storage_class": provisioner.storage_class_name})
+        self.register_outputs({"server": endpoint.server, "path": endpoint.path,
+                               "storage_class": provisioner.storage_class_name})
 
     def _data_volume(self, name: str, args: NfsStorageArgs) -> dict:
         """The pod volume source of the in-cluster server's data."""
-        s = args.settings
+        settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         if args.cluster_settings.type == "gke":
             disk = GceDataDisk(f"{name}-data", GceDataDiskArgs(
-                settings=s, gke=args.cluster_settings.gke, cluster=args.cluster,
+                settings=settings, gke=args.cluster_settings.gke, cluster=args.cluster,
                 disk_name=f"{args.cluster_settings.name}-nfs-data",
             ), opts=child)
             return {"persistentVolumeClaim": {"claimName": disk.claim_name}}
-        if s.host_path:
-            return {"hostPath": {"path": s.host_path, "type": "DirectoryOrCreate"}}
-        claim = StorageClassVolume(f"{name}-data", StorageClassVolumeArgs(settings=s, cluster=args.cluster), opts=child)
+        if settings.host_path:
+            return {"hostPath": {"path": settings.host_path, "type": "DirectoryOrCreate"}}
+        claim = StorageClassVolume(f"{name}-data", StorageClassVolumeArgs(settings=settings, cluster=args.cluster),
+                                   opts=child)
         return {"persistentVolumeClaim": {"claimName": claim.claim_name}}
 
     @staticmethod

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
 from components.folders import LABELS
+from components.nfs_endpoint import NfsEndpoint
 from components.settings import StorageSettings
 
 CHART = Path(__file__).resolve().parent.parent / "charts" / "nfs-volumes"
@@ -23,8 +24,7 @@ SHARED_CLAIM = "nfs-shared"
 class NfsVolumesArgs:
     settings: StorageSettings
     cluster: ClusterResult
-    server: pulumi.Output[str]
-    path: pulumi.Output[str]
+    endpoint: NfsEndpoint
     mount_options: tuple[str, ...]
 
 
@@ -37,7 +37,7 @@ class NfsVolumes(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NfsVolumesArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:NfsVolumes", name, None, opts)
-        s = args.settings
+        settings = args.settings
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
             name="nfs-volumes",
@@ -45,12 +45,12 @@ class NfsVolumes(pulumi.ComponentResource):
             chart=os.path.join(".", os.path.relpath(CHART)),
             namespace=args.cluster.namespace,
             values={
-                "server": args.server,
-                "path": args.path,
+                "server": args.endpoint.server,
+                "path": args.endpoint.path,
                 "mountOptions": list(args.mount_options),
                 "labels": LABELS,
-                "public": {"folder": s.public_folder, "claimName": PUBLIC_CLAIM, "size": s.size},
-                "shared": {"folder": s.shared_folder, "claimName": SHARED_CLAIM, "size": s.size},
+                "public": {"folder": settings.public_folder, "claimName": PUBLIC_CLAIM, "size": settings.size},
+                "shared": {"folder": settings.shared_folder, "claimName": SHARED_CLAIM, "size": settings.size},
             },
             opts=pulumi.ResourceOptions(parent=self, provider=args.cluster.provider),
         )

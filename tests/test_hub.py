@@ -8,7 +8,8 @@ import pytest
 from components import hub as hub_module
 from components.cluster import USER_NODE_LABEL, USER_NODE_TAINT, ClusterResult
 from components.settings import DEFAULT_PROFILES, PYSPARK_IMAGE, SPARK_SCALA_VERSION, AuthSettings, HubSettings, Profile
-from components.storage import NfsEndpoint, StorageResult
+from components.nfs_endpoint import NfsEndpoint
+from components.storage import StorageResult
 from components.user_access import UserAccess
 from tests.conftest import config_error, run_preview
 
