@@ -17,7 +17,8 @@ def test_gke_cluster_is_zonal_with_dataplane_v2_and_workload_identity(gke):
 def test_gke_pools_core_fixed_and_user_autoscaling_with_label_and_taint(gke):
     pools = {p.inputs["name"]: p.inputs for p in gke.of_type("gcp:container/nodePool:NodePool")}
     assert set(pools) == {"core", "user"}
-    assert pools["core"]["nodeCount"] == 2
+    assert pools["core"]["nodeCount"] == 3
+    assert pools["core"]["nodeConfig"]["machineType"] == "e2-standard-8"
     assert "autoscaling" not in pools["core"]
     assert pools["core"]["nodeConfig"]["taints"] == []
     user = pools["user"]

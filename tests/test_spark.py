@@ -72,15 +72,18 @@ def test_spark_pods_run_on_the_core_pool_of_gke_and_anywhere_on_an_existing_clus
         assert "nodeSelector" not in pod_spec(workload)
 
 
-def test_default_workers_two_with_two_cores_and_4gi(gke):
-    worker = container(workers(gke))
-    assert workers(gke).inputs["spec"]["replicas"] == 2
+def test_default_workers_two_with_two_cores_and_4gi():
+    # Pulumi.yaml's defaults, where the stack file does not size Spark.
+    defaults = run_preview("gke", {"services.spark.workers": None, "services.spark.workerCores": None,
+                                   "services.spark.workerMemory": None})
+    worker = container(workers(defaults))
+    assert workers(defaults).inputs["spec"]["replicas"] == 2
     assert worker["resources"] == {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "4Gi"}}
     command = worker["command"]
     assert command[command.index("--cores") + 1] == "2"
     # (4096 - 512 daemon) / 2 cores = 1792Mi per core, 60% of it executor heap
     assert command[command.index("--memory") + 1] == "2150m"
-    assert submit(gke)[1]["spark.executor.memory"] == "1075m"
+    assert submit(defaults)[1]["spark.executor.memory"] == "1075m"
 
 
 def test_workers_sized_from_config():
@@ -250,7 +253,7 @@ P = "Invalid configuration mltraining:services.spark"
     ({"services.spark.workers": 0}, f"{P}.workers = 0: expected a whole number between 1 and 100"),
     ({"services.spark.workerCores": 33}, f"{P}.workerCores = 33: expected a whole number between 1 and 32"),
     ({"services.spark.workerMemory": "4GB"}, f'{P}.workerMemory = "4GB": expected a Kubernetes quantity such as 100Gi'),
-    ({"services.spark.workerMemory": "2Gi"},
+    ({"services.spark.workerMemory": "2Gi", "services.spark.workerCores": 2},
      f'{P}.workerMemory = "2Gi": expected at least 2560Mi for 2 cores (512Mi for the worker and 1Gi per core)'),
     ({"services.spark.workerMemory": "1Gi", "services.spark.workerCores": 1},
      f'{P}.workerMemory = "1Gi": expected at least 1536Mi for 1 core (512Mi for the worker and 1Gi per core)'),
