@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tools.preview import Preview, Registration
+import base64
+
+from tools.preview import SECRET, Preview, Registration
 
 KUBERNETES_VERSIONS = ("1.31", "1.33", "1.35")
 
@@ -25,9 +27,15 @@ def descendants(preview: Preview, component_type: str) -> list[Registration]:
 
 
 def manifest(resource: Registration) -> dict:
-    """The object as the API server receives it: apiVersion and kind from the resource type."""
+    """The object as the API server receives it: apiVersion and kind from the resource type.
+
+    A Secret's data, hidden as a whole in the preview ("[secret]"), stands in as one base64 entry."""
     _, group_version, kind = resource.type.split(":")
-    return {**resource.inputs, "apiVersion": group_version.removeprefix("core/"), "kind": kind}
+    obj = {**resource.inputs, "apiVersion": group_version.removeprefix("core/"), "kind": kind}
+    for field in ("data", "stringData"):
+        if kind == "Secret" and obj.get(field) == SECRET:
+            obj[field] = {"hidden": base64.b64encode(SECRET.encode()).decode()}
+    return obj
 
 
 def one(preview: Preview, type_: str, name: str) -> Registration:
