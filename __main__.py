@@ -14,8 +14,7 @@ from components.vora import Vora, VoraArgs
 settings = load()
 
 if settings.cluster.type == "gke":
-    gke = GkeCluster("gke", GkeClusterArgs(settings=settings.cluster, namespace=settings.namespace))
-    cluster = gke.result
+    cluster = GkeCluster("gke", GkeClusterArgs(settings=settings.cluster, namespace=settings.namespace)).result
 else:
     cluster = ExistingCluster("cluster", ExistingClusterArgs(settings=settings.cluster, namespace=settings.namespace)).result
 

@@ -28,7 +28,7 @@ OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values")
 # Secrets cannot be declared with a default in Pulumi.yaml; documented there.
 SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "services.vora.registryPassword")
 
-SECRET_SHOWN_AS = "[secret]"  # a Hidden, defined below
+SECRET_SHOWN_AS = "[secret]"
 
 
 class ConfigError(pulumi.RunError):
