@@ -57,6 +57,8 @@ OAUTH_USER_KEY = "oauth_user"
 # policy pack (policy/) and anyone with kubectl can see it.
 INSECURE_DUMMY_ANNOTATION = "ml-training/allow-insecure-dummy-auth"
 
+# The Secret that holds the Ingress's certificate (issued by cert-manager with hub.clusterIssuer).
+INGRESS_TLS_SECRET = "jupyterhub-tls"
 # Port-forward address for a hub without a public host name.
 LOCAL_URL = "http://localhost:8080"
 # The pre-puller hook holds the release until every user node has pulled the profile images (GBs each).
@@ -207,7 +209,11 @@ def _exposure(hub: HubSettings) -> dict:
     proxy: dict[str, Any] = {"service": {"type": hub.service_type}}
     ingress: dict[str, Any] = {"enabled": hub.ingress}
     if hub.ingress:
-        ingress.update(hosts=[hub.host], ingressClassName=hub.ingress_class)
+        # HTTPS with the certificate in INGRESS_TLS_SECRET, which cert-manager issues when an issuer is set.
+        ingress.update(hosts=[hub.host], ingressClassName=hub.ingress_class,
+                       tls=[{"hosts": [hub.host], "secretName": INGRESS_TLS_SECRET}])
+        if hub.cluster_issuer:
+            ingress["annotations"] = {"cert-manager.io/cluster-issuer": hub.cluster_issuer}
     elif hub.host:
         proxy["https"] = {
             "enabled": True,

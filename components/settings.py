@@ -352,6 +352,7 @@ class HubSettings:
     service_type: str
     ingress: bool
     ingress_class: str
+    cluster_issuer: str  # cert-manager ClusterIssuer of the Ingress's certificate, "" for none
     cull_timeout: int
     pre_puller: bool
     placeholders: int
@@ -748,12 +749,14 @@ def _hub(r: _Reader) -> HubSettings:
     if host and not ingress and service_type != "LoadBalancer":
         # Let's Encrypt checks the host on port 80 of the proxy's public address.
         raise r.fail("hub.serviceType", service_type, "LoadBalancer to serve hub.host with Let's Encrypt (or set hub.ingress true)")
+    issuer = r.string("hub.clusterIssuer", check=_DNS_NAME.match, expected="a cert-manager ClusterIssuer name")
     return HubSettings(
         host=host,
         letsencrypt_email=email,
         service_type=service_type,
         ingress=ingress,
         ingress_class=r.string("hub.ingressClass", check=_DNS_NAME.match, expected="an IngressClass name"),
+        cluster_issuer=issuer,
         cull_timeout=r.integer("hub.cullTimeout", minimum=300, maximum=7 * 24 * 3600),
         pre_puller=r.boolean("hub.prePuller"),
         placeholders=r.integer("hub.placeholders", maximum=500),

@@ -259,10 +259,19 @@ def test_load_balancer_with_lets_encrypt_for_the_host(gke):
     assert v["ingress"] == {"enabled": False}
 
 
-def test_ingress_for_the_host(baremetal):
+def test_ingress_for_the_host_with_a_cert_manager_certificate(baremetal):
     v = values(baremetal)
-    assert v["ingress"] == {"enabled": True, "hosts": ["jupyter.training.example.com"], "ingressClassName": "nginx"}
+    host = "jupyter.training.example.com"
+    assert v["ingress"] == {"enabled": True, "hosts": [host], "ingressClassName": "nginx",
+                            "tls": [{"hosts": [host], "secretName": "jupyterhub-tls"}],
+                            "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"}}
     assert v["proxy"] == {"service": {"type": "ClusterIP"}}
+
+
+def test_ingress_without_an_issuer_uses_a_certificate_provided_in_the_secret():
+    v = values(run_preview("baremetal", {"hub.clusterIssuer": None}))
+    assert v["ingress"]["tls"] == [{"hosts": ["jupyter.training.example.com"], "secretName": "jupyterhub-tls"}]
+    assert "annotations" not in v["ingress"]
 
 
 # --- security ----------------------------------------------------------------------------------------------
@@ -293,6 +302,7 @@ def test_data_services_give_their_environment_and_network_paths(baremetal):
 
 def builder_args(user_access=()) -> hub_module.JupyterHubArgs:
     hub = HubSettings(host="", letsencrypt_email="", service_type="ClusterIP", ingress=False, ingress_class="nginx",
+                      cluster_issuer="",
                       cull_timeout=600, pre_puller=False, placeholders=0, allow_internet=False,
                       profiles=(Profile("py", "Python", "", PROFILE["image"], "1", "2", "1Gi", "2Gi"),))
     auth = AuthSettings(type="dummy", client_id="", client_secret=None, callback_url="", authorize_url="", token_url="",
@@ -378,6 +388,8 @@ BAD = [
     ("baremetal", {"hub.profiles": [{**PROFILE, "image": "quay.io/jupyter/pyspark-notebook:2025-10-20"}]},
      'Invalid configuration mltraining:hub.profiles[0].image = "quay.io/jupyter/pyspark-notebook:2025-10-20": '
      f"expected {PYSPARK_IMAGE}, the image the Spark cluster runs (PySpark needs the same Spark and Python in the notebook)"),
+    ("baremetal", {"hub.clusterIssuer": "Let's Encrypt"},
+     'Invalid configuration mltraining:hub.clusterIssuer = "Let\'s Encrypt": expected a cert-manager ClusterIssuer name'),
 ]
 
 
