@@ -48,6 +48,12 @@ def pod_spec(workload: Registration) -> dict:
     return workload.inputs["spec"]["template"]["spec"]
 
 
+def container(workload: Registration) -> dict:
+    """The one container of a workload's pods."""
+    [found] = pod_spec(workload)["containers"]
+    return found
+
+
 def pod_labels(workload: Registration) -> dict:
     return workload.inputs["spec"]["template"]["metadata"]["labels"]
 

@@ -11,7 +11,8 @@ import pytest
 
 from components.hub import RELEASE_NAME
 from tests.conftest import config_error, run_preview
-from tests.kubernetes_objects import (KUBERNETES_VERSIONS, children, covers, descendants, manifest, one, pod_labels,
+from tests.kubernetes_objects import (KUBERNETES_VERSIONS, children, container, covers, descendants, manifest, one,
+                                      pod_labels,
                                       pod_spec, selects)
 
 HDFS = "mltraining:services:Hdfs"
@@ -26,11 +27,6 @@ def namenode(preview):
 
 def datanodes(preview):
     return one(preview, STATEFUL_SET, "hdfs-datanode")
-
-
-def container(workload) -> dict:
-    [found] = pod_spec(workload)["containers"]
-    return found
 
 
 def site(preview, file: str) -> dict[str, str]:

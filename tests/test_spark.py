@@ -12,7 +12,8 @@ from components import spark
 from components.hub import RELEASE_NAME
 from components.settings import PYSPARK_IMAGE
 from tests.conftest import config_error, run_preview
-from tests.kubernetes_objects import (KUBERNETES_VERSIONS, children, covers, descendants, manifest, one, pod_labels,
+from tests.kubernetes_objects import (KUBERNETES_VERSIONS, children, container, covers, descendants, manifest, one,
+                                      pod_labels,
                                       pod_spec, selects)
 
 SPARK = "mltraining:services:Spark"
@@ -25,11 +26,6 @@ def master(preview):
 
 def workers(preview):
     return one(preview, DEPLOYMENT, "spark-worker")
-
-
-def container(workload) -> dict:
-    [found] = pod_spec(workload)["containers"]
-    return found
 
 
 def hub_values(preview) -> dict:
