@@ -12,8 +12,7 @@ import pytest
 from components.hub import RELEASE_NAME
 from tests.conftest import config_error, run_preview
 from tests.kubernetes_objects import (KUBERNETES_VERSIONS, children, container, covers, descendants, manifest, one,
-                                      pod_labels,
-                                      pod_spec, selects)
+                                      pod_labels, pod_spec, selects)
 
 HDFS = "mltraining:services:Hdfs"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"

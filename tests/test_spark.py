@@ -13,8 +13,7 @@ from components.hub import RELEASE_NAME
 from components.settings import PYSPARK_IMAGE
 from tests.conftest import config_error, run_preview
 from tests.kubernetes_objects import (KUBERNETES_VERSIONS, children, container, covers, descendants, manifest, one,
-                                      pod_labels,
-                                      pod_spec, selects)
+                                      pod_labels, pod_spec, selects)
 
 SPARK = "mltraining:services:Spark"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
