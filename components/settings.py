@@ -92,45 +92,99 @@ def _raw_configuration() -> dict[str, str]:
 
 
 class _Reader:
-    """Typed access to one stack's configuration, failing with ConfigError on a bad value."""
+    """Typed access to one stack's configuration, failing with ConfigError on a bad value.
+
+    Settings are paths such as cluster.userPool.maxNodes into maps under the project's keys (set with
+    `pulumi config set --path`); the engine passes each map as JSON, with the defaults of Pulumi.yaml
+    filled in. A setting still absent falls back to its declared default here as well.
+    """
 
     def __init__(self, project: str, raw: dict[str, str], secret_keys: set[str]):
         self.project = project
         self.raw = raw
         self.secret_keys = secret_keys
         self.declared: dict[str, dict] = yaml.safe_load(PROJECT_FILE.read_text())["config"]
+        self.known = set(self.declared) | set(OBJECT_KEYS) | set(SECRET_KEYS)
+        self.maps = {key.split(".")[0] for key in self.known if "." in key}
 
     def full(self, key: str) -> str:
         return key if ":" in key else f"{self.project}:{key}"
 
     def fail(self, key: str, value: Any, expected: str) -> ConfigError:
-        return ConfigError(self.full(key), Hidden(SECRET_SHOWN_AS) if self.full(key) in self.secret_keys else value, expected)
+        full = self.full(key)
+        # A secret setting, or a whole key the engine marks secret, is never shown.
+        hidden = value is not None and (full.partition(":")[2] in SECRET_KEYS or full in self.secret_keys)
+        return ConfigError(full, Hidden(SECRET_SHOWN_AS) if hidden else value, expected)
+
+    def _map(self, name: str) -> dict:
+        """The settings under one of the project's map keys (cluster, storage, ...), {} when unset."""
+        text = self.raw.get(self.full(name))
+        if text is None:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if not isinstance(value, dict):
+            raise self.fail(name, value, f"a map of settings such as {self._example(name)}")
+        return value
+
+    def _example(self, name: str) -> str:
+        return next(key for key in self.declared if key.startswith(name + "."))
 
     def check_keys(self) -> None:
-        known = set(self.declared) | set(OBJECT_KEYS) | set(SECRET_KEYS)
+        """Every key of the project, and every setting inside its maps, is one Pulumi.yaml documents."""
         for full_key in sorted(self.raw):
             namespace, _, key = full_key.partition(":")
-            if namespace != self.project or key in known:
+            if namespace != self.project:
                 continue
-            nested = sorted(k for k in known if k.startswith(key + "."))
-            if nested:  # set with `pulumi config set --path`, which nests the dotted key into a map
+            if "." in key:
                 raise self.fail(full_key, self.raw[full_key],
-                                f"flat keys such as {self.project}:{nested[0]}: set them without --path")
-            near = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"; did you mean {self.project}:{near[0]}?" if near else ""
-            raise self.fail(full_key, self.raw[full_key], f"one of the keys declared in Pulumi.yaml{hint}")
+                                f"a nested setting: pulumi config set --path {key} VALUE (in the stack file, "
+                                f"{key.split('.', 1)[1]} under {self.project}:{key.split('.')[0]})")
+            if key in self.maps:
+                self._check_map(key, self._map(key))
+            elif key not in self.known:
+                self._unknown(key, self.raw[full_key])
+
+    def _check_map(self, path: str, value: dict) -> None:
+        for name, item in value.items():
+            key = f"{path}.{name}"
+            if key in self.known:
+                continue
+            if isinstance(item, dict) and any(known.startswith(key + ".") for known in self.known):
+                self._check_map(key, item)
+            else:
+                self._unknown(key, item)
+
+    def _unknown(self, key: str, value: Any) -> None:
+        top_level = self.maps | {known for known in self.known if "." not in known}
+        near = difflib.get_close_matches(key, sorted(self.known if "." in key else top_level), n=1)
+        hint = f"; did you mean {self.project}:{near[0]}?" if near else ""
+        raise self.fail(key, value, f"one of the keys declared in Pulumi.yaml{hint}")
+
+    def _setting(self, key: str) -> Any:
+        """A setting's value as configured (a JSON value), or None when it is not set."""
+        if ":" in key or "." not in key:
+            return self.raw.get(self.full(key))
+        name, *path = key.split(".")
+        value: Any = self._map(name)
+        for part in path:
+            if not isinstance(value, dict) or part not in value:
+                return None
+            value = value[part]
+        return value
 
     def _value(self, key: str) -> Optional[str]:
-        """The raw text of a setting, or its declared default rendered as Pulumi would pass it."""
-        full = self.full(key)
-        if full in self.raw:
-            return self.raw[full]
-        default = self.declared.get(key, {}).get("default") if ":" not in key else None
-        if default is None:
-            return None
-        if isinstance(default, bool):
-            return "true" if default else "false"
-        return json.dumps(default) if isinstance(default, list) else str(default)
+        """A setting as text, as the engine passes a scalar (its declared default when unset)."""
+        value = self._setting(key)
+        if value is None and ":" not in key:
+            value = self.declared.get(key, {}).get("default")
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
     def string(self, key: str, *, choices: tuple[str, ...] = (), check: Optional[Callable[[str], bool]] = None,
                expected: str = "a string", required: bool = False) -> str:
@@ -186,13 +240,15 @@ class _Reader:
             raise self.fail(key, text, expected) from None
 
     def secret(self, key: str) -> Optional[pulumi.Output[str]]:
-        """A secret setting as a secret Output, or None when unset; a plaintext value is refused."""
-        full = self.full(key)
-        text = self.raw.get(full)
+        """A secret setting as a secret Output, or None when unset; a plaintext value is refused.
+
+        The engine marks a whole map secret when a value in it is secret (`--path --secret`)."""
+        text = self._value(key)
         if not text:
             return None
-        if full not in self.secret_keys:
-            raise ConfigError(full, Hidden("[plaintext, not shown]"), f"a secret: pulumi config set --secret {key} ...")
+        if self.full(key.split(".")[0]) not in self.secret_keys:
+            raise ConfigError(self.full(key), Hidden("[plaintext, not shown]"),
+                              f"a secret: pulumi config set --path --secret {key} ...")
         return pulumi.Output.secret(text)
 
     def items(self, key: str, value: Any, fields: dict[str, type], required: tuple[str, ...]) -> dict:
@@ -623,7 +679,7 @@ def _vora(r: _Reader) -> VoraSettings:
             "services.vora.version": (version or not remote, "the exact version of the Vora chart to pull"),
             "services.vora.registry": (registry, "the customer's private registry that holds the Vora images"),
             "services.vora.registryUsername": (username, "the user name for the Vora image registry"),
-            "services.vora.registryPassword": (password, "the registry password: pulumi config set --secret services.vora.registryPassword ..."),
+            "services.vora.registryPassword": (password, "the registry password: pulumi config set --path --secret services.vora.registryPassword ..."),
         }
         for key, (given, expected) in required.items():
             if not given:
@@ -798,7 +854,7 @@ def _auth(r: _Reader, hub: HubSettings) -> AuthSettings:
     if not settings.client_id:
         raise r.fail("auth.clientId", None, f"the OAuth client id for auth.type {kind}")
     if settings.client_secret is None:
-        raise r.fail("auth.clientSecret", None, "the OAuth client secret: pulumi config set --secret auth.clientSecret ...")
+        raise r.fail("auth.clientSecret", None, "the OAuth client secret: pulumi config set --path --secret auth.clientSecret ...")
     if not settings.callback_url:
         raise r.fail("auth.callbackUrl", None, "an https:// callback URL, or set hub.host to derive it")
     if kind == "generic-oauth":

@@ -356,7 +356,7 @@ BAD = [
      "(auth.allowedUsers or auth.allowedGroups): JupyterHub 5 lets nobody in without one"),
     ("gke", {"auth.clientSecret": None},
      "Invalid configuration mltraining:auth.clientSecret = (unset): expected the OAuth client secret: "
-     "pulumi config set --secret auth.clientSecret ..."),
+     "pulumi config set --path --secret auth.clientSecret ..."),
     ("baremetal", {"auth.clientId": None},
      "Invalid configuration mltraining:auth.clientId = (unset): expected the OAuth client id for auth.type generic-oauth"),
     ("gke", {"auth.type": "dummy", "auth.allowedOrganizations": None},

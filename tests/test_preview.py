@@ -87,7 +87,7 @@ def test_mock_service_gets_a_stable_cluster_ip():
 def test_invalid_configuration_exits_non_zero_with_one_line():
     stack = f"invalid-{uuid.uuid4().hex[:8]}"
     stack_file = offline.ROOT / f"Pulumi.{stack}.yaml"
-    stack_file.write_text("config:\n  mltraining:cluster.type: gke\n  mltraining:storage.size: 100GB\n")
+    stack_file.write_text("config:\n  mltraining:cluster:\n    type: gke\n  mltraining:storage:\n    size: 100GB\n")
     try:
         result = run_cli(stack)
     finally:

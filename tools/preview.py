@@ -55,10 +55,11 @@ def _config_text(value: Any) -> str:
 
 
 def stack_config(stack: str, overrides: Optional[dict[str, Any]] = None) -> tuple[dict[str, str], set[str]]:
-    """The stack's configuration by full key, and the keys that are secret.
+    """The stack's configuration by full key, as the engine passes it, and the keys that are secret.
 
-    overrides (for tests) replace or add values by key ("auth.type" or "gcp:project"); None removes a
-    key, and {"secure": ...} makes a secret.
+    overrides (for tests) change it as `pulumi config set --path` would: "auth.type" sets type inside the
+    project's auth map; a key with its namespace ("gcp:project", "mltraining:auth.type") is set as written.
+    None removes a value, and {"secure": ...} makes a secret.
     """
     path = ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
@@ -66,20 +67,41 @@ def stack_config(stack: str, overrides: Optional[dict[str, Any]] = None) -> tupl
     project = project_name()
     values: dict[str, Any] = dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
     for key, value in (overrides or {}).items():
-        full = key if ":" in key else f"{project}:{key}"
+        if ":" in key:  # as written, e.g. gcp:project
+            parts = [key]
+        else:  # a path into the project's maps, as `pulumi config set --path` takes it
+            first, *rest = key.split(".")
+            parts = [f"{project}:{first}", *rest]
+        node = values
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
         if value is None:
-            values.pop(full, None)
+            node.pop(parts[-1], None)
         else:
-            values[full] = value
+            node[parts[-1]] = value
     config, secret_keys = {}, set()
     for key, value in values.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            # Not decrypted: the program sees a stand-in, marked secret as the engine would mark it.
-            config[key] = f"secure-value-of-{key}"
+        plain, secret = _reveal(value, key)
+        config[key] = _config_text(plain)
+        if secret:
             secret_keys.add(key)
-        else:
-            config[key] = _config_text(value)
     return config, secret_keys
+
+
+def _reveal(value: Any, where: str) -> tuple[Any, bool]:
+    """A value with every `secure:` part replaced by a stand-in (not decrypted), and whether it had one:
+    the engine marks the whole key secret then."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return f"secure-value-of-{where}", True
+    if isinstance(value, dict):
+        revealed = {name: _reveal(item, f"{where}.{name}") for name, item in value.items()}
+        return {name: plain for name, (plain, _) in revealed.items()}, any(s for _, s in revealed.values())
+    if isinstance(value, list):
+        revealed = [_reveal(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return [plain for plain, _ in revealed], any(s for _, s in revealed)
+    return value, False
 
 
 # --- mocks -----------------------------------------------------------------------------------------
