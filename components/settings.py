@@ -1,8 +1,9 @@
 """The stack configuration, read once into frozen, typed settings and validated before any resource exists.
 
-Scalar settings are declared (type, default, description) in Pulumi.yaml; this module reads those
-declarations too, so a default lives in one place and an undeclared key is reported as a typo. Object
-settings (profiles, datasets, Vora values) are parsed field by field, rejecting unknown fields.
+Settings are declared (default, description) in Pulumi.yaml under their paths, such as
+cluster.userPool.maxNodes in the map mltraining:cluster; this module reads those declarations too, so a
+default lives in one place and an undeclared setting is reported as a typo. Lists of objects (profiles,
+datasets) are parsed field by field, rejecting unknown fields.
 
 Every mistake raises ConfigError: one line naming the key, the value given and what is expected.
 ConfigError is a pulumi.RunError, so `pulumi up` prints that line without a traceback.
