@@ -12,7 +12,6 @@ are written, every secret shown as "[secret]" and every unknown as "[unknown]".
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import hashlib
 import json
