@@ -58,6 +58,9 @@ class NfsProvisioner(pulumi.ComponentResource):
             # Upstream's place: its pods use the system-cluster-critical priority class, which GKE allows
             # only there. The node plugin tolerates every taint, so it also runs on the user pool.
             namespace="kube-system",
+            # Names the export in `helm list`; and the driver is installed once the export is served.
+            description=pulumi.Output.concat("NFS CSI driver for the personal folders on ", args.endpoint.server,
+                                             ":", args.endpoint.path),
             values={
                 "controller": controller,
                 "storageClass": {"create": False},

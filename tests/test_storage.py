@@ -353,6 +353,9 @@ def test_gke_volumes_release_and_provisioner_wait_for_the_nfs_service(gke):
     service = only(gke, "kubernetes:core/v1:Service")
     assert service.urn in volumes_release(gke).dependsOn
     assert service.urn in storage_class(gke).dependsOn
+    release = provisioner_release(gke)
+    assert service.urn in release.dependsOn
+    assert release.inputs["description"] == f"NFS CSI driver for the personal folders on {gke.outputs['nfsServer']}:/export"
 
 
 def test_exported_storage_class_is_the_declared_class(gke):
