@@ -88,7 +88,8 @@ class GkeCluster(pulumi.ComponentResource):
             # Dataplane V2 enforces NetworkPolicy (the hub's user network policy relies on it).
             datapath_provider="ADVANCED_DATAPATH",
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(),
-            deletion_protection=True,
+            # Checked by the provider: `pulumi destroy` fails on the cluster until this is off.
+            deletion_protection=gke.deletion_protection,
             opts=child,
         )
 

@@ -290,6 +290,7 @@ class GkeSettings:
     version: str  # "" follows the release channel
     network: str
     subnetwork: str
+    deletion_protection: bool
     core_pool: NodePoolSettings
     user_pool: NodePoolSettings
 
@@ -494,6 +495,7 @@ def _gke(r: _Reader) -> GkeSettings:
         version=version,
         network=r.string("cluster.network", check=_RFC1123_LABEL.match, expected="a VPC network name"),
         subnetwork=r.string("cluster.subnetwork", check=_RFC1123_LABEL.match, expected="a subnetwork name"),
+        deletion_protection=r.boolean("cluster.deletionProtection"),
         core_pool=NodePoolSettings(
             machine_type=r.string("cluster.corePool.machineType", check=_RFC1123_LABEL.match, expected="a machine type such as e2-standard-4"),
             min_nodes=r.integer("cluster.corePool.nodes", minimum=1, maximum=100),

@@ -38,6 +38,12 @@ def test_spot_user_pool_and_regional_cluster_from_config():
     assert user.inputs["autoscaling"] == {"minNodeCount": 1, "maxNodeCount": 5}
 
 
+def test_deletion_protection_can_be_switched_off_before_a_destroy():
+    preview = run_preview("gke", {"cluster.deletionProtection": False})
+    [cluster] = preview.of_type("gcp:container/cluster:Cluster")
+    assert cluster.inputs["deletionProtection"] is False
+
+
 def test_pinned_version_without_channel():
     preview = run_preview("gke", {"cluster.releaseChannel": "UNSPECIFIED", "cluster.version": "1.33.5-gke.1308000"})
     [cluster] = preview.of_type("gcp:container/cluster:Cluster")
