@@ -51,6 +51,8 @@ AUTHENTICATORS = {
     "generic-oauth": ("generic-oauth", "GenericOAuthenticator"),
     "dummy": ("dummy", "DummyAuthenticator"),
 }
+# auth.type dummy with auth.dummyPassword.
+SHARED_PASSWORD = ("shared-password", "SharedPasswordAuthenticator")
 # Where OAuthenticator keeps the provider's userinfo in auth_state (OAuthenticator.user_auth_state_key).
 OAUTH_USER_KEY = "oauth_user"
 # Marks a deliberate dummy login on a public hub (auth.allowInsecureDummy) on the hub pod, where the
@@ -96,7 +98,12 @@ def authenticator_config(auth: AuthSettings) -> dict[str, dict]:
         # any name logs in.
         config["allow_all"] = not auth.allowed_users
         if auth.dummy_password is not None:
-            config["password"] = auth.dummy_password
+            # JupyterHub 5.3 and later check one password with the shared-password login (DummyAuthenticator's
+            # password is deprecated); admins log in with their own.
+            entry_point, section = SHARED_PASSWORD
+            config["user_password"] = auth.dummy_password
+            if auth.dummy_admin_password is not None:
+                config["admin_password"] = auth.dummy_admin_password
     else:
         config.update(
             client_id=auth.client_id,

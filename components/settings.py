@@ -27,7 +27,7 @@ PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 # Settings that are not scalars, so Pulumi.yaml cannot declare them; documented there.
 OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values")
 # Secrets cannot be declared with a default in Pulumi.yaml; documented there.
-SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "services.vora.registryPassword")
+SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "auth.dummyAdminPassword", "services.vora.registryPassword")
 
 SECRET_SHOWN_AS = "[secret]"
 
@@ -439,7 +439,8 @@ class AuthSettings:
     allowed_organizations: tuple[str, ...]
     allowed_groups: tuple[str, ...]
     admin_users: tuple[str, ...]
-    dummy_password: Optional[pulumi.Output[str]]
+    dummy_password: Optional[pulumi.Output[str]]  # dummy: one shared password (unset: any password)
+    dummy_admin_password: Optional[pulumi.Output[str]]  # dummy with a shared password: the admins' password
     allow_insecure_dummy: bool
 
 
@@ -843,6 +844,7 @@ def _auth(r: _Reader, hub: HubSettings) -> AuthSettings:
         allowed_groups=r.strings("auth.allowedGroups"),
         admin_users=r.strings("auth.adminUsers"),
         dummy_password=r.secret("auth.dummyPassword"),
+        dummy_admin_password=r.secret("auth.dummyAdminPassword"),
         allow_insecure_dummy=r.boolean("auth.allowInsecureDummy"),
     )
     _check_allow_rules(r, kind)
@@ -853,6 +855,7 @@ def _auth(r: _Reader, hub: HubSettings) -> AuthSettings:
                          "(set auth.allowInsecureDummy true only for a throwaway demo)")
         if hub.public:
             pulumi.log.warn("auth.type dummy on a public hub: anyone who reaches it can log in (auth.allowInsecureDummy is true)")
+        _check_shared_passwords(r, settings)
         return settings
     if not settings.client_id:
         raise r.fail("auth.clientId", None, f"the OAuth client id for auth.type {kind}")
@@ -871,6 +874,25 @@ def _auth(r: _Reader, hub: HubSettings) -> AuthSettings:
     if not any(r.strings(rule) for rule in rules):
         raise r.fail(rules[1], [], f"at least one allow rule ({' or '.join(rules)}): JupyterHub 5 lets nobody in without one")
     return settings
+
+
+# JupyterHub's shared-password login (the dummy login with a password) refuses shorter passwords.
+SHARED_PASSWORD_MINIMUM, ADMIN_PASSWORD_MINIMUM = 8, 32
+
+
+def _check_shared_passwords(r: _Reader, auth: AuthSettings) -> None:
+    """A dummy login with passwords: long enough for JupyterHub, and one for the admins, who may not use the
+    trainees' password."""
+    password, admin_password = r._value("auth.dummyPassword") or "", r._value("auth.dummyAdminPassword") or ""
+    if password and len(password) < SHARED_PASSWORD_MINIMUM:
+        raise r.fail("auth.dummyPassword", password, f"at least {SHARED_PASSWORD_MINIMUM} characters")
+    if password and auth.admin_users and not admin_password:
+        raise r.fail("auth.dummyAdminPassword", None, "the admins' password, as the trainees' password does not make "
+                     "an admin: pulumi config set --path --secret auth.dummyAdminPassword ...")
+    if admin_password and len(admin_password) < ADMIN_PASSWORD_MINIMUM:
+        raise r.fail("auth.dummyAdminPassword", admin_password, f"at least {ADMIN_PASSWORD_MINIMUM} characters")
+    if admin_password and admin_password == password:
+        raise r.fail("auth.dummyAdminPassword", admin_password, "a password other than auth.dummyPassword")
 
 
 # The allow rules each login type understands; a rule of another type would silently restrict nobody.

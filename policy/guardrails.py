@@ -30,6 +30,9 @@ NFS_CSI_PROVISIONER = "nfs.csi.k8s.io"
 # How the hub's release marks a deliberate dummy login on a public hub (auth.allowInsecureDummy): an
 # annotation on the hub pod, so that the opt-in is also visible in the cluster.
 INSECURE_DUMMY_ANNOTATION = "ml-training/allow-insecure-dummy-auth"
+# JupyterHub's logins that check no identity: any name, with any password or one shared by all.
+DUMMY_LOGINS = ("dummy", "shared-password", "jupyterhub.auth.DummyAuthenticator",
+                "jupyterhub.authenticators.shared.SharedPasswordAuthenticator")
 
 _EXACT_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -267,7 +270,7 @@ def dummy_auth_opted_in(type_: str, props: Mapping[str, Any]) -> list[str]:
     if values is None:
         return []
     authenticator = dig(values, "hub", "config", "JupyterHub", "authenticator_class")
-    if not isinstance(authenticator, str) or "dummy" not in authenticator.lower() or not _hub_is_public(values):
+    if authenticator not in DUMMY_LOGINS or not _hub_is_public(values):
         return []
     if dig(values, "hub", "annotations", INSECURE_DUMMY_ANNOTATION) == "true":
         return []

@@ -156,13 +156,19 @@ def test_generic_oauth_by_users_leaves_groups_alone():
     assert not {"manage_groups", "auth_state_groups_key", "allowed_groups"} & set(config)
 
 
-def test_dummy_login_for_development_with_a_secret_password():
-    preview = run_preview("baremetal", {**DUMMY, "auth.dummyPassword": {"secure": "x"}})
+def test_dummy_login_for_development_with_secret_passwords():
+    preview = run_preview("baremetal", {**DUMMY, "auth.dummyPassword": {"secure": "x"},
+                                        "auth.dummyAdminPassword": {"secure": "y"}})
     entry_point, config = authenticator(preview)
-    assert entry_point == "dummy" and config["section"] == "DummyAuthenticator"
-    assert config["password"] == "[secret]"
-    assert config["allow_all"] is True
+    # JupyterHub's shared-password login: DummyAuthenticator's password is deprecated since JupyterHub 5.3.
+    assert entry_point == "shared-password" and config["section"] == "SharedPasswordAuthenticator"
+    assert config["user_password"] == config["admin_password"] == "[secret]"
+    assert config["allow_all"] is True and config["admin_users"] == ["trainer@example.com"]
     assert "client_secret" not in config
+    any_password = run_preview("baremetal", DUMMY)
+    entry_point, config = authenticator(any_password)
+    assert entry_point == "dummy" and config["section"] == "DummyAuthenticator"
+    assert "user_password" not in config and "password" not in config
     limited = run_preview("baremetal", {**DUMMY, "auth.allowedUsers": ["alice"]})
     _, config = authenticator(limited)
     assert config["allow_all"] is False and config["allowed_users"] == ["alice"]
@@ -172,7 +178,7 @@ def test_dummy_login_for_development_with_a_secret_password():
 @pytest.mark.parametrize("stack, overrides", [
     ("gke", {}),
     ("baremetal", {}),
-    ("baremetal", {**DUMMY, "auth.dummyPassword": {"secure": "x"}}),
+    ("baremetal", {**DUMMY, "auth.dummyPassword": {"secure": "x"}, "auth.dummyAdminPassword": {"secure": "y"}}),
 ])
 def test_secrets_never_appear_in_plaintext(stack, overrides):
     preview = run_preview(stack, overrides)
@@ -308,7 +314,7 @@ def builder_args(user_access=()) -> hub_module.JupyterHubArgs:
     auth = AuthSettings(type="dummy", client_id="", client_secret=None, callback_url="", authorize_url="", token_url="",
                         userdata_url="", username_claim="", groups_claim="", scopes=(), allowed_users=(),
                         allowed_organizations=(), allowed_groups=(), admin_users=(), dummy_password=None,
-                        allow_insecure_dummy=False)
+                        dummy_admin_password=None, allow_insecure_dummy=False)
     cluster = ClusterResult(provider=None, name=None, kind="existing", namespace=None, user_node_selector={},
                             user_tolerations=(), core_node_selector={})
     return hub_module.JupyterHubArgs(hub=hub, auth=auth, namespace="training", cluster=cluster,

@@ -22,8 +22,17 @@ LOGINS = {
     "github": ("gke", {}),
     "generic-oauth": ("baremetal", {}),
     "generic-oauth-users": ("baremetal", {"auth.allowedGroups": None, "auth.allowedUsers": ["ann@example.com"]}),
-    "dummy": ("baremetal", {**DUMMY, "auth.dummyPassword": {"secure": "x"}}),
+    "dummy": ("baremetal", DUMMY),
+    "shared-password": ("baremetal", {**DUMMY, "auth.dummyPassword": {"secure": "x"},
+                                      "auth.dummyAdminPassword": {"secure": "y"}}),
 }
+# What the secrets shown as "[secret]" hold in a real deployment, for the classes that check them.
+PASSWORDS = {"user_password": "trainees-password", "admin_password": "admins-password-of-32-characters!"}
+
+
+def with_passwords(config: dict) -> dict:
+    return {section: {trait: PASSWORDS.get(trait, value) if value == "[secret]" else value
+                      for trait, value in traits.items()} for section, traits in config.items()}
 
 
 def run(coroutine):
@@ -59,7 +68,7 @@ def test_every_hub_config_key_is_a_configurable_trait_of_its_class(login):
 
 @pytest.mark.parametrize("login", LOGINS)
 def test_the_authenticator_accepts_its_configuration(login):
-    config = hub_config(login)
+    config = with_passwords(hub_config(login))
     authenticator = authenticator_class(config)(config=Config(config))
     section = config[type(authenticator).__name__]
     # traitlets converted every value (lists into sets) and ran the validators, such as groups needing manage_groups.
@@ -105,16 +114,25 @@ def test_generic_oauth_by_user_name():
     assert not run(authenticator.check_allowed("bob@example.com", login_model(authenticator, "bob@example.com", [])))
 
 
-def test_dummy_login_checks_the_shared_password():
+def test_dummy_login_takes_any_name_and_password():
     config = hub_config("dummy")
     authenticator = authenticator_class(config)(config=Config(config))
+    assert run(authenticator.authenticate(None, {"username": "ann", "password": "anything"})) == "ann"
 
-    def login(password):
-        return run(authenticator.authenticate(None, {"username": "ann", "password": password}))
 
-    # The preview shows the secret password as "[secret]", which is what the authenticator then holds.
-    assert login("[secret]") == "ann"
-    assert login("guess") is None
+def test_dummy_login_with_passwords_checks_them_and_keeps_admins_apart():
+    config = with_passwords(hub_config("shared-password"))
+    authenticator = authenticator_class(config)(config=Config(config))
+
+    def login(name, password):
+        user = run(authenticator.authenticate(None, {"username": name, "password": password}))
+        return user and (user["name"], user["admin"])
+
+    assert login("ann", PASSWORDS["user_password"]) == ("ann", False)
+    assert not login("ann", "guess")
+    assert login("trainer@example.com", PASSWORDS["admin_password"]) == ("trainer@example.com", True)
+    assert not login("trainer@example.com", PASSWORDS["user_password"])
+    assert not login("ann", PASSWORDS["admin_password"])
 
 
 def test_profile_overrides_are_valid_kubespawner_settings(baremetal):

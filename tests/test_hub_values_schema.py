@@ -47,7 +47,8 @@ def test_the_schema_catches_what_the_chart_would_reject():
 @pytest.mark.parametrize("stack, overrides", [
     ("gke", {}),  # github, LoadBalancer, Let's Encrypt, dedicated user nodes
     ("baremetal", {}),  # generic-oauth with groups, ingress
-    ("baremetal", {**DUMMY, "auth.dummyPassword": {"secure": "x"}}),  # dummy, ClusterIP
+    ("baremetal", {**DUMMY, "auth.dummyPassword": {"secure": "x"},
+                   "auth.dummyAdminPassword": {"secure": "y"}}),  # shared-password, ClusterIP
     ("gke", {"auth.allowedOrganizations": None, "auth.allowedUsers": ["alice"], "hub.prePuller": False,
              "hub.allowInternet": False, "services.kafka.enabled": False}),
 ])

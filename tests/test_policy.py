@@ -172,9 +172,10 @@ def test_user_network_policy_enabled():
     assert check(RELEASE, release("strimzi-kafka-operator", {})) == []
 
 
-def test_dummy_login_on_a_public_hub_needs_the_opt_in():
+@pytest.mark.parametrize("login", ["dummy", "shared-password"])
+def test_dummy_login_on_a_public_hub_needs_the_opt_in(login):
     check = guardrails.dummy_auth_opted_in
-    dummy = {"config": {"JupyterHub": {"authenticator_class": "dummy"}}}
+    dummy = {"config": {"JupyterHub": {"authenticator_class": login}}}
     assert check(RELEASE, hub({"hub": dummy, "proxy": {"service": {"type": "ClusterIP"}}})) == []
     for exposure in ({"proxy": {"service": {"type": "LoadBalancer"}}}, {"proxy": {"service": {"type": "NodePort"}}},
                      {"ingress": {"enabled": True}}):

@@ -96,6 +96,45 @@ def test_bad_configuration_is_one_clear_line(stack, overrides, message):
     assert config_error(stack, overrides) == message
 
 
+def load_error(settings: dict[str, dict], secret: str) -> str:
+    """The ConfigError of the settings alone, from maps as the engine passes them, with secrets decrypted."""
+    import json
+
+    import pulumi
+
+    from components.settings import ConfigError, load
+
+    offline.runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(offline.Mocks(), project="mltraining", stack="test", preview=True)
+    pulumi.runtime.set_all_config({f"mltraining:{key}": json.dumps(value) for key, value in settings.items()},
+                                  [f"mltraining:{secret}"])
+    try:
+        with pytest.raises(ConfigError) as caught:
+            load()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    return str(caught.value)
+
+
+ADMIN_PASSWORD = "admins-password-of-32-characters!"
+
+
+@pytest.mark.parametrize(("auth", "message"), [
+    ({"dummyPassword": "short"},
+     "Invalid configuration mltraining:auth.dummyPassword = [secret]: expected at least 8 characters"),
+    ({"dummyPassword": "trainees-password", "adminUsers": ["trainer"]},
+     "Invalid configuration mltraining:auth.dummyAdminPassword = (unset): expected the admins' password, as the "
+     "trainees' password does not make an admin: pulumi config set --path --secret auth.dummyAdminPassword ..."),
+    ({"dummyPassword": "trainees-password", "adminUsers": ["trainer"], "dummyAdminPassword": "too-short-for-admins"},
+     "Invalid configuration mltraining:auth.dummyAdminPassword = [secret]: expected at least 32 characters"),
+    ({"dummyPassword": ADMIN_PASSWORD, "adminUsers": ["trainer"], "dummyAdminPassword": ADMIN_PASSWORD},
+     "Invalid configuration mltraining:auth.dummyAdminPassword = [secret]: expected a password other than "
+     "auth.dummyPassword"),
+], ids=["short", "no-admin-password", "short-admin-password", "same-passwords"])
+def test_dummy_passwords_are_checked_without_being_shown(auth, message):
+    assert load_error({"auth": {"type": "dummy", **auth}}, secret="auth") == message
+
+
 def test_a_secret_value_is_never_printed_in_an_error():
     message = config_error("gke", {"auth.clientSecret": "hunter2"})
     assert "hunter2" not in message
