@@ -26,6 +26,11 @@ def descendants(preview: Preview, component_type: str) -> list[Registration]:
     return result
 
 
+def waits_for(preview: Preview, resources: list[Registration], others: list[Registration]) -> list[tuple[str, str]]:
+    """The (resource, other) name pairs where a resource waits for one of the others; [] when none does."""
+    return [(r.name, o.name) for r in resources for o in others if preview.depends_on(r, o)]
+
+
 def manifest(resource: Registration) -> dict:
     """The object as the API server receives it: apiVersion and kind from the resource type.
 

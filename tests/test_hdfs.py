@@ -12,7 +12,7 @@ import pytest
 from components.hub import RELEASE_NAME
 from tests.conftest import config_error, run_preview
 from tests.kubernetes_objects import (KUBERNETES_VERSIONS, children, container, covers, descendants, manifest, one,
-                                      pod_labels, pod_spec, selects)
+                                      pod_labels, pod_spec, selects, waits_for)
 
 HDFS = "mltraining:services:Hdfs"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -212,9 +212,7 @@ def test_hdfs_waits_for_neither_storage_nor_the_hub(gke):
     others = [*gke.of_type("mltraining:storage:NfsStorage"), *descendants(gke, "mltraining:storage:NfsStorage"),
               *descendants(gke, "mltraining:hub:JupyterHub")]
     assert gke.releases()[RELEASE_NAME] in others
-    for resource in children(gke, HDFS):
-        for other in others:
-            assert not gke.depends_on(resource, other), (resource.name, other.name)
+    assert waits_for(gke, children(gke, HDFS), others) == []
 
 
 P = "Invalid configuration mltraining:services.hdfs"

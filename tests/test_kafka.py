@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import config_error, run_preview
+from tests.kubernetes_objects import waits_for
 
 STRIMZI_CRDS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "strimzi-1.2.0"
 CRD_FILES = {"Kafka": "040-Crd-kafka.yaml", "KafkaTopic": "043-Crd-kafkatopic.yaml", "KafkaNodePool": "045-Crd-kafkanodepool.yaml"}
@@ -146,9 +147,7 @@ def test_kafka_waits_for_neither_storage_nor_the_hub(gke, baremetal):
         storage += [r for r in preview.resources if r.parent in {s.urn for s in storage}]
         hub = [r for r in preview.of_type(RELEASE) if r.inputs.get("chart") == "jupyterhub"]
         assert storage and hub, "storage and the hub are part of every stack"
-        for resource in kafka:
-            for other in storage + hub:
-                assert not preview.depends_on(resource, other), (resource.name, other.name)
+        assert waits_for(preview, kafka, storage + hub) == []
 
 
 def test_bootstrap_address_is_a_stack_output_in_the_environment_namespace(gke):

@@ -13,7 +13,7 @@ from components.hub import RELEASE_NAME
 from components.settings import PYSPARK_IMAGE
 from tests.conftest import config_error, run_preview
 from tests.kubernetes_objects import (KUBERNETES_VERSIONS, children, container, covers, descendants, manifest, one,
-                                      pod_labels, pod_spec, selects)
+                                      pod_labels, pod_spec, selects, waits_for)
 
 SPARK = "mltraining:services:Spark"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -236,9 +236,7 @@ def test_spark_waits_for_neither_storage_nor_the_hub_nor_other_services(gke):
               *descendants(gke, "mltraining:hub:JupyterHub"), *descendants(gke, "mltraining:services:Hdfs"),
               *descendants(gke, "mltraining:services:Kafka")]
     assert gke.releases()[RELEASE_NAME] in others
-    for resource in children(gke, SPARK):
-        for other in others:
-            assert not gke.depends_on(resource, other), (resource.name, other.name)
+    assert waits_for(gke, children(gke, SPARK), others) == []
 
 
 P = "Invalid configuration mltraining:services.spark"
