@@ -1,7 +1,6 @@
 """The hub's release values, merged over the chart's defaults as Helm does, pass the z2jh 4.4.0 values schema."""
 
 from functools import lru_cache
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -9,14 +8,13 @@ import yaml
 
 from tests.conftest import run_preview
 from tests.test_hub import DUMMY, values
-
-# The chart's own files, shared read-only next to the repository (never copied into it).
-CHART_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "z2jh-4.4.0"
+from tools import reference
 
 
 @lru_cache(maxsize=None)
 def chart_file(name: str) -> dict:
-    return yaml.safe_load((CHART_REFERENCE / name).read_text())
+    """The chart's own file, from the pinned reference data (never copied into the repository)."""
+    return yaml.safe_load((reference.folder() / "z2jh-4.4.0" / name).read_text())
 
 
 def merged(defaults, override):

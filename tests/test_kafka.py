@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -11,8 +10,8 @@ import yaml
 
 from tests.conftest import config_error, run_preview
 from tests.kubernetes_objects import waits_for
+from tools import reference
 
-STRIMZI_CRDS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "strimzi-1.2.0"
 CRD_FILES = {"Kafka": "040-Crd-kafka.yaml", "KafkaTopic": "043-Crd-kafkatopic.yaml", "KafkaNodePool": "045-Crd-kafkanodepool.yaml"}
 KINDS = tuple(CRD_FILES)
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -33,7 +32,7 @@ def closed(schema):
 
 
 def spec_schema(kind: str, api_version: str) -> dict:
-    crd = yaml.safe_load((STRIMZI_CRDS / CRD_FILES[kind]).read_text())
+    crd = yaml.safe_load((reference.folder() / "strimzi-1.2.0" / CRD_FILES[kind]).read_text())
     group, version = api_version.split("/")
     assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind
     [served] = [v for v in crd["spec"]["versions"] if v["name"] == version and v["served"]]
