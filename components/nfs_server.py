@@ -18,13 +18,36 @@ from components.settings import StorageSettings
 # (kubernetes-sigs/nfs-ganesha-server-and-external-provisioner) to the immutable registry.k8s.io. Ganesha
 # serves NFS from user space, so the pod needs only two extra capabilities; a kernel nfsd image needs a
 # privileged pod and the nfsd module loaded on the node. The image's entrypoint is that project's
-# provisioner: we run only its Ganesha, with our export (files/ganesha.conf).
+# provisioner: we run only its Ganesha, with our export (files/ganesha.conf), started as the provisioner
+# starts it. Citations: "upstream" is that repository at fcadaea, the v4.0.8 release (its server files are
+# unchanged from e948dd1 to master); "Ganesha" is nfs-ganesha/nfs-ganesha at tag V4.0.8.
 GANESHA_IMAGE = "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8"
 GANESHA_CONFIG = (Path(__file__).parent / "files" / "ganesha.conf").read_text()
-# Ganesha registers with rpcbind even for NFSv4 and listens for admin requests on D-Bus: start both as the
-# image's provisioner would, then Ganesha in the foreground, logging to the container's output.
-GANESHA_START = ("rpcbind -w && dbus-daemon --system --nopidfile && "
-                 "exec ganesha.nfsd -F -L STDOUT -f /etc/ganesha/ganesha.conf")
+GANESHA_CONFIG_DIR = "/etc/ganesha"  # the ConfigMap, read-only: upstream keeps a writable /export/vfs.conf
+# (cmd/nfs-provisioner/main.go) as its provisioner adds exports; ours are fixed.
+# Ganesha exits when it cannot open its pid file (src/MainNFSD/nfs_main.c, LogFatal). Its default in this
+# image, /usr/local/var/run/ganesha/ganesha.pid (GANESHA_PIDFILE_PATH in src/include/config-h.in.cmake, from
+# RUNTIMEDIR in src/CMakeLists.txt and the prefix /usr/local in upstream's deploy/base/Dockerfile), is in a
+# directory that neither Ganesha's install nor that Dockerfile creates. Upstream's server passes
+# -p /var/run/ganesha.pid (ganeshaPid in cmd/nfs-provisioner/main.go, used by Run in pkg/server/server.go).
+GANESHA_PID_FILE = "/var/run/ganesha.pid"
+# Upstream raises the open-files limit to 1024*1024 before Ganesha, and goes on with a warning if it cannot
+# (setRlimitNOFILE in pkg/server/server.go; SYS_RESOURCE below). Ganesha itself only raises its soft limit
+# to the hard one (src/FSAL/Stackable_FSALs/FSAL_MDCACHE/mdcache_lru.c).
+OPEN_FILES_LIMIT = 1024 * 1024
+# Upstream's start sequence (pkg/server/server.go, Setup and Run), less rpc.statd, which serves only NLM
+# (NFSv3 locks; disabled in files/ganesha.conf):
+# - rpcbind -w: Ganesha registers NFSv4 with it (optional for v4: src/MainNFSD/nfs_rpc_dispatcher_thread.c).
+# - dbus-daemon --system --nopidfile: Ganesha's admin interface; its socket directory /var/run/dbus and
+#   Ganesha's bus policy are in the image (deploy/base/Dockerfile).
+# - ganesha.nfsd in the foreground (-F), with upstream's flags, logging to the container's output.
+GANESHA_START = "; ".join([
+    "set -e",
+    f"ulimit -n {OPEN_FILES_LIMIT} || echo 'nfs-server: could not raise the open-files limit' >&2",
+    "rpcbind -w",
+    "dbus-daemon --system --nopidfile",
+    f"exec ganesha.nfsd -F -L STDOUT -p {GANESHA_PID_FILE} -f {GANESHA_CONFIG_DIR}/ganesha.conf",
+])
 EXPORT_PATH = "/export"
 NFS_PORT = 2049
 SERVER_LABELS = {**LABELS, "app.kubernetes.io/name": "nfs-server"}
@@ -87,7 +110,7 @@ class NfsServer(pulumi.ComponentResource):
                             "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
                             "volumeMounts": [
                                 {"name": "export", "mountPath": EXPORT_PATH},
-                                {"name": "config", "mountPath": "/etc/ganesha", "readOnly": True},
+                                {"name": "config", "mountPath": GANESHA_CONFIG_DIR, "readOnly": True},
                             ],
                         }],
                         "volumes": [
