@@ -22,6 +22,8 @@ from typing import Any, Callable, Optional
 import pulumi
 import yaml
 
+from components import stack_file
+
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
 # Settings that are not scalars, so Pulumi.yaml cannot declare them; documented there.
@@ -30,6 +32,16 @@ OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values")
 SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "auth.dummyAdminPassword", "services.vora.registryPassword")
 
 SECRET_SHOWN_AS = "[secret]"
+# Namespaces of the providers' own settings, beside the project's: gcp:project, kubernetes:..., pulumi:tags.
+PROVIDER_NAMESPACES = ("gcp", "kubernetes", "pulumi")
+
+
+class Hidden(str):
+    """Stands for a value that must not be printed, such as a secret."""
+
+
+# The value of a key that is not one of the program's: it may be a secret, or a whole map; only the key is shown.
+KEY_ONLY = Hidden("")
 
 
 class ConfigError(pulumi.RunError):
@@ -37,11 +49,20 @@ class ConfigError(pulumi.RunError):
 
     def __init__(self, key: str, value: Any, expected: str):
         shown = "(unset)" if value is None else value if isinstance(value, Hidden) else json.dumps(value)
-        super().__init__(f"Invalid configuration {key} = {shown}: expected {expected}")
+        super().__init__(f"Invalid configuration {key}{f' = {shown}' if shown else ''}: expected {expected}")
 
 
-class Hidden(str):
-    """Stands for a value that must not be printed, such as a secret."""
+class MissingSecret(ConfigError):
+    """A secret that the stack's modes need is not set; the message gives the command that sets it."""
+
+    def __init__(self, key: str, project: str, stack: str, what: str):
+        self.key = key
+        super().__init__(f"{project}:{key}", None, f"{what}: {set_secret_command(stack, key)}")
+
+
+def set_secret_command(stack: str, key: str) -> str:
+    """The command that asks for a secret setting (without echo) and stores it encrypted in the stack file."""
+    return f"pulumi config set --stack {stack} --path --secret {key}"
 
 
 # --- validation primitives -------------------------------------------------------------------------
@@ -100,10 +121,14 @@ class _Reader:
     filled in. A setting still absent falls back to its declared default here as well.
     """
 
-    def __init__(self, project: str, raw: dict[str, str], secret_keys: set[str]):
+    def __init__(self, project: str, stack: str, raw: dict[str, str], secret_keys: set[str], written: Optional[dict]):
         self.project = project
+        self.stack = stack
         self.raw = raw
         self.secret_keys = secret_keys
+        # The stack file's config as written (None without one): it tells `secure:` values from plaintext.
+        self.written = written
+        self.secure = stack_file.secure_paths(written) if written is not None else set()
         self.declared: dict[str, dict] = yaml.safe_load(PROJECT_FILE.read_text())["config"]
         self.known = set(self.declared) | set(OBJECT_KEYS) | set(SECRET_KEYS)
         self.maps = {key.split(".")[0] for key in self.known if "." in key}
@@ -111,11 +136,21 @@ class _Reader:
     def full(self, key: str) -> str:
         return key if ":" in key else f"{self.project}:{key}"
 
+    def may_be_secret(self, full: str) -> bool:
+        """Whether a setting's value may be secret: a secret setting, `secure:` in the stack file, or (with no
+        stack file to tell) anything in a map the engine marks secret."""
+        top = full.split(".")[0].split("[")[0]
+        if full.partition(":")[2] in SECRET_KEYS or full in self.secure:
+            return True
+        return self.written is None and top in self.secret_keys
+
     def fail(self, key: str, value: Any, expected: str) -> ConfigError:
         full = self.full(key)
-        # A secret setting, or a whole key the engine marks secret, is never shown.
-        hidden = value is not None and (full.partition(":")[2] in SECRET_KEYS or full in self.secret_keys)
+        hidden = value is not None and self.may_be_secret(full)
         return ConfigError(full, Hidden(SECRET_SHOWN_AS) if hidden else value, expected)
+
+    def missing_secret(self, key: str, what: str) -> MissingSecret:
+        return MissingSecret(key, self.project, self.stack, what)
 
     def _map(self, name: str) -> dict:
         """The settings under one of the project's map keys (cluster, storage, ...), {} when unset."""
@@ -134,10 +169,19 @@ class _Reader:
         return next(key for key in self.declared if key.startswith(name + "."))
 
     def check_keys(self) -> None:
-        """Every key of the project, and every setting inside its maps, is one Pulumi.yaml documents."""
-        for full_key in sorted(self.raw):
-            namespace, _, key = full_key.partition(":")
-            if namespace != self.project:
+        """Every key is the project's or a provider's, and every setting of the project, inside its maps
+        too, is one Pulumi.yaml documents."""
+        written = set(self.written or ())
+        for full_key in sorted(set(self.raw) | written):
+            namespace, colon, key = str(full_key).partition(":")
+            if not colon:
+                raise ConfigError(str(full_key), KEY_ONLY, f"a key with its namespace, such as {self.project}:{full_key}")
+            if namespace not in (self.project, *PROVIDER_NAMESPACES):
+                near = difflib.get_close_matches(namespace, [self.project, *PROVIDER_NAMESPACES], n=1)
+                hint = f"; did you mean {near[0]}:{key}?" if near else ""
+                raise ConfigError(full_key, KEY_ONLY, f"a key of {self.project} or of a provider "
+                                  f"({', '.join(PROVIDER_NAMESPACES)}){hint}")
+            if namespace != self.project or full_key not in self.raw:
                 continue
             if "." in key:
                 raise self.fail(full_key, self.raw[full_key],
@@ -146,7 +190,7 @@ class _Reader:
             if key in self.maps:
                 self._check_map(key, self._map(key))
             elif key not in self.known:
-                self._unknown(key, self.raw[full_key])
+                self._unknown(key)
 
     def _check_map(self, path: str, value: dict) -> None:
         for name, item in value.items():
@@ -156,13 +200,14 @@ class _Reader:
             if isinstance(item, dict) and any(known.startswith(key + ".") for known in self.known):
                 self._check_map(key, item)
             else:
-                self._unknown(key, item)
+                self._unknown(key)
 
-    def _unknown(self, key: str, value: Any) -> None:
+    def _unknown(self, key: str) -> None:
         top_level = self.maps | {known for known in self.known if "." not in known}
         near = difflib.get_close_matches(key, sorted(self.known if "." in key else top_level), n=1)
         hint = f"; did you mean {self.project}:{near[0]}?" if near else ""
-        raise self.fail(key, value, f"one of the keys declared in Pulumi.yaml{hint}")
+        # Only the key: its value may be a secret (a misspelt secret setting) or a whole map.
+        raise ConfigError(self.full(key), KEY_ONLY, f"one of the keys declared in Pulumi.yaml{hint}")
 
     def _setting(self, key: str) -> Any:
         """A setting's value as configured (a JSON value), or None when it is not set."""
@@ -217,6 +262,8 @@ class _Reader:
 
     def quantity(self, key: str, *, minimum: str = "1Mi") -> str:
         value = self._value(key) or ""
+        if re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
+            raise self.fail(key, value, f"a Kubernetes quantity with a unit, such as {value}Gi ({value} alone means {value} bytes)")
         if not _QUANTITY.match(value):
             raise self.fail(key, value, "a Kubernetes quantity such as 100Gi")
         if quantity_bytes(value) < quantity_bytes(minimum):
@@ -247,12 +294,14 @@ class _Reader:
         text = self._value(key)
         if not text:
             return None
-        if self.full(key.split(".")[0]) not in self.secret_keys:
+        # The stack file tells a plaintext value beside a secure one; without it, the engine's mark on the map.
+        secure = self.full(key) in self.secure if self.written is not None else self.full(key.split(".")[0]) in self.secret_keys
+        if not secure:
             raise ConfigError(self.full(key), Hidden("[plaintext, not shown]"),
-                              f"a secret: pulumi config set --path --secret {key} ...")
+                              f"a secret: {set_secret_command(self.stack, key)}")
         return pulumi.Output.secret(text)
 
-    def items(self, key: str, value: Any, fields: dict[str, type], required: tuple[str, ...]) -> dict:
+    def items(self, key: str, value: Any, fields: dict[str, Any], required: tuple[str, ...]) -> dict:
         """Check one object of an object setting: a map with known fields of the right types."""
         if not isinstance(value, dict):
             raise self.fail(key, value, "a map with the fields " + ", ".join(fields))
@@ -262,8 +311,9 @@ class _Reader:
                 hint = f" (did you mean {near[0]}?)" if near else ""
                 raise self.fail(f"{key}.{name}", field_value, "a known field: " + ", ".join(fields) + hint)
             wanted = fields[name]
-            if not isinstance(field_value, wanted) or (wanted is int and isinstance(field_value, bool)):
-                raise self.fail(f"{key}.{name}", field_value, f"a {wanted.__name__}")
+            if not isinstance(field_value, wanted) or (bool not in (wanted if isinstance(wanted, tuple) else (wanted,))
+                                                       and isinstance(field_value, bool)):
+                raise self.fail(f"{key}.{name}", field_value, _TYPE_NAMES[wanted])
         for name in required:
             if value.get(name) in (None, ""):
                 raise self.fail(f"{key}.{name}", None, "a value: this field is required")
@@ -464,7 +514,8 @@ GKE_RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED", "UNSPECIFIED")
 def _cluster(r: _Reader) -> ClusterSettings:
     kind = r.string("cluster.type", choices=("gke", "existing"))
     name = r.string("cluster.name", check=_RFC1123_LABEL.match, expected="a lowercase RFC 1123 name such as ml-training", required=True)
-    gke = _gke(r) if kind == "gke" else None
+    # The GKE settings are checked on every cluster type, so that a mistake does not wait for a move to gke.
+    gke = _gke(r, kind == "gke")
     return ClusterSettings(
         type=kind,
         name=name,
@@ -475,12 +526,13 @@ def _cluster(r: _Reader) -> ClusterSettings:
     )
 
 
-def _gke(r: _Reader) -> GkeSettings:
+def _gke(r: _Reader, creates_cluster: bool) -> Optional[GkeSettings]:
+    """The GKE cluster's settings, checked in any case; None when the stack does not create a GKE cluster."""
     project = r.raw.get("gcp:project", "")
-    if not project:
+    if creates_cluster and not project:
         raise ConfigError("gcp:project", None, "the GCP project of the cluster: pulumi config set gcp:project ID")
     location = r.string("cluster.location") or r.raw.get("gcp:zone", "") or r.raw.get("gcp:region", "")
-    if not (_GCP_ZONE.match(location) or _GCP_REGION.match(location)):
+    if (creates_cluster or location) and not (_GCP_ZONE.match(location) or _GCP_REGION.match(location)):
         raise r.fail("cluster.location", location or None,
                      "a GCP zone such as europe-west3-a or a region such as europe-west3 (or set gcp:zone)")
     channel = r.string("cluster.releaseChannel", choices=GKE_RELEASE_CHANNELS)
@@ -489,7 +541,7 @@ def _gke(r: _Reader) -> GkeSettings:
         raise r.fail("cluster.version", version, "a version to pin when cluster.releaseChannel is UNSPECIFIED")
     user_min = r.integer("cluster.userPool.minNodes", maximum=1000)
     user_max = r.integer("cluster.userPool.maxNodes", minimum=max(1, user_min), maximum=1000)
-    return GkeSettings(
+    settings = GkeSettings(
         project=project,
         location=location,
         release_channel=channel,
@@ -511,6 +563,7 @@ def _gke(r: _Reader) -> GkeSettings:
             spot=r.boolean("cluster.userPool.spot"),
         ),
     )
+    return settings if creates_cluster else None
 
 
 # Smallest capacity of each Filestore tier.
@@ -683,11 +736,12 @@ def _vora(r: _Reader) -> VoraSettings:
             "services.vora.version": (version or not remote, "the exact version of the Vora chart to pull"),
             "services.vora.registry": (registry, "the customer's private registry that holds the Vora images"),
             "services.vora.registryUsername": (username, "the user name for the Vora image registry"),
-            "services.vora.registryPassword": (password, "the registry password: pulumi config set --path --secret services.vora.registryPassword ..."),
         }
         for key, (given, expected) in required.items():
             if not given:
                 raise r.fail(key, None, expected)
+        if password is None:
+            raise r.missing_secret("services.vora.registryPassword", "the password of the Vora image registry")
         if not remote and not Path(chart).exists():
             raise r.fail("services.vora.chart", chart, "a chart directory or .tgz that exists, or a chart name with services.vora.repository")
         if namespace == r.string("namespace"):
@@ -751,10 +805,20 @@ def _image_repository(image: str) -> str:
     return image.split("@")[0].rsplit(":", 1)[0]
 
 
+# A YAML number is a quantity too (cpuLimit: 2); a number for memory is refused below for its missing unit.
+_QUANTITY_FIELD = (str, int, float)
 _PROFILE_FIELDS = {
-    "name": str, "displayName": str, "description": str, "image": str, "cpuGuarantee": str,
-    "cpuLimit": str, "memoryGuarantee": str, "memoryLimit": str, "default": bool,
+    "name": str, "displayName": str, "description": str, "image": str, "cpuGuarantee": _QUANTITY_FIELD,
+    "cpuLimit": _QUANTITY_FIELD, "memoryGuarantee": _QUANTITY_FIELD, "memoryLimit": _QUANTITY_FIELD, "default": bool,
 }
+_TYPE_NAMES = {str: "a str", bool: "a bool", int: "an int", _QUANTITY_FIELD: "a quantity (a string or a number)"}
+
+
+def _quantity_text(value: Any) -> str:
+    """A quantity as Kubernetes writes it: 2 and 0.5 as "2" and "0.5"."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 def _profiles(r: _Reader) -> tuple[Profile, ...]:
@@ -767,6 +831,7 @@ def _profiles(r: _Reader) -> tuple[Profile, ...]:
     for index, item in enumerate(listed):
         at = f"{key}[{index}]"
         r.items(at, item, _PROFILE_FIELDS, required=tuple(f for f in _PROFILE_FIELDS if f not in ("description", "default")))
+        item = {**item, **{field: _quantity_text(item[field]) for field in _PROFILE_FIELDS if _PROFILE_FIELDS[field] is _QUANTITY_FIELD}}
         if not _RFC1123_LABEL.match(item["name"]):
             raise r.fail(f"{at}.name", item["name"], "a lowercase RFC 1123 name such as python-spark")
         if not _PINNED_IMAGE.match(item["image"]) or item["image"].endswith(":latest"):
@@ -777,6 +842,8 @@ def _profiles(r: _Reader) -> tuple[Profile, ...]:
         for low, high, pattern, parse in (("cpuGuarantee", "cpuLimit", _CPU, _cpu_millis),
                                           ("memoryGuarantee", "memoryLimit", _QUANTITY, quantity_bytes)):
             for field in (low, high):
+                if parse is quantity_bytes and re.fullmatch(r"[0-9]+(\.[0-9]+)?", item[field]):
+                    raise r.fail(f"{at}.{field}", item[field], f"a memory quantity with a unit, such as {item[field]}Gi")
                 if not pattern.match(item[field]):
                     kind = "a CPU quantity such as 0.5 or 500m" if parse is _cpu_millis else "a memory quantity such as 2Gi"
                     raise r.fail(f"{at}.{field}", item[field], kind)
@@ -860,7 +927,7 @@ def _auth(r: _Reader, hub: HubSettings) -> AuthSettings:
     if not settings.client_id:
         raise r.fail("auth.clientId", None, f"the OAuth client id for auth.type {kind}")
     if settings.client_secret is None:
-        raise r.fail("auth.clientSecret", None, "the OAuth client secret: pulumi config set --path --secret auth.clientSecret ...")
+        raise r.missing_secret("auth.clientSecret", f"the OAuth client secret of the {kind} login")
     if not settings.callback_url:
         raise r.fail("auth.callbackUrl", None, "an https:// callback URL, or set hub.host to derive it")
     if kind == "generic-oauth":
@@ -887,8 +954,7 @@ def _check_shared_passwords(r: _Reader, auth: AuthSettings) -> None:
     if password and len(password) < SHARED_PASSWORD_MINIMUM:
         raise r.fail("auth.dummyPassword", password, f"at least {SHARED_PASSWORD_MINIMUM} characters")
     if password and auth.admin_users and not admin_password:
-        raise r.fail("auth.dummyAdminPassword", None, "the admins' password, as the trainees' password does not make "
-                     "an admin: pulumi config set --path --secret auth.dummyAdminPassword ...")
+        raise r.missing_secret("auth.dummyAdminPassword", "the admins' password, as the trainees' password does not make an admin")
     if admin_password and len(admin_password) < ADMIN_PASSWORD_MINIMUM:
         raise r.fail("auth.dummyAdminPassword", admin_password, f"at least {ADMIN_PASSWORD_MINIMUM} characters")
     if admin_password and admin_password == password:
@@ -917,16 +983,16 @@ def _check_allow_rules(r: _Reader, kind: str) -> None:
 
 def load() -> Settings:
     """Read and validate the whole stack configuration; raise ConfigError at the first mistake."""
-    project = pulumi.get_project()
+    project, stack = pulumi.get_project(), pulumi.get_stack()
     raw = _raw_configuration()
     secret_keys = {key for key in raw if pulumi.runtime.is_config_secret(key)}
-    r = _Reader(project, raw, secret_keys)
+    r = _Reader(project, stack, raw, secret_keys, stack_file.config(stack))
     r.check_keys()
     cluster = _cluster(r)
     hub = _hub(r)
     return Settings(
         project=project,
-        stack=pulumi.get_stack(),
+        stack=stack,
         namespace=r.string("namespace", check=_RFC1123_LABEL.match, expected="a namespace name (RFC 1123 label)", required=True),
         cluster=cluster,
         storage=_storage(r, cluster),

@@ -360,9 +360,6 @@ BAD = [
     ("baremetal", {"auth.allowedGroups": None},
      "Invalid configuration mltraining:auth.allowedGroups = []: expected at least one allow rule "
      "(auth.allowedUsers or auth.allowedGroups): JupyterHub 5 lets nobody in without one"),
-    ("gke", {"auth.clientSecret": None},
-     "Invalid configuration mltraining:auth.clientSecret = (unset): expected the OAuth client secret: "
-     "pulumi config set --path --secret auth.clientSecret ..."),
     ("baremetal", {"auth.clientId": None},
      "Invalid configuration mltraining:auth.clientId = (unset): expected the OAuth client id for auth.type generic-oauth"),
     ("gke", {"auth.type": "dummy", "auth.allowedOrganizations": None},

@@ -5,19 +5,20 @@ import pytest
 from tests.conftest import config_error
 from tools import preview as offline
 
+DUMMY = {"auth.type": "dummy", "auth.allowedGroups": None, "hub.ingress": False, "hub.host": None}
 PROFILE = {"name": "py", "displayName": "Python", "image": "quay.io/jupyter/base-notebook:2025-10-20",
            "cpuGuarantee": "1", "cpuLimit": "2", "memoryGuarantee": "1Gi", "memoryLimit": "2Gi"}
 
 CASES = [
     ("gke", {"cluster.tyep": "gke"},
-     'Invalid configuration mltraining:cluster.tyep = "gke": expected one of the keys declared in Pulumi.yaml; '
+     "Invalid configuration mltraining:cluster.tyep: expected one of the keys declared in Pulumi.yaml; "
      "did you mean mltraining:cluster.type?"),
     ("gke", {"cluster.userPool.maxNode": 5},
-     "Invalid configuration mltraining:cluster.userPool.maxNode = 5: expected one of the keys declared in "
+     "Invalid configuration mltraining:cluster.userPool.maxNode: expected one of the keys declared in "
      "Pulumi.yaml; did you mean mltraining:cluster.userPool.maxNodes?"),
     ("gke", {"mltraining:clustr": {"type": "gke"}},
-     'Invalid configuration mltraining:clustr = "{\\"type\\": \\"gke\\"}": expected one of the keys declared in '
-     "Pulumi.yaml; did you mean mltraining:cluster?"),
+     "Invalid configuration mltraining:clustr: expected one of the keys declared in Pulumi.yaml; "
+     "did you mean mltraining:cluster?"),
     ("baremetal", {"mltraining:services.spark.enabled": False},
      'Invalid configuration mltraining:services.spark.enabled = "false": expected a nested setting: pulumi config '
      "set --path services.spark.enabled VALUE (in the stack file, spark.enabled under mltraining:services)"),
@@ -87,13 +88,66 @@ CASES = [
      'Invalid configuration mltraining:auth.scopes = "openid": expected a list of non-empty strings'),
     ("gke", {"auth.clientSecret": "hunter2"},
      "Invalid configuration mltraining:auth.clientSecret = [plaintext, not shown]: expected a secret: "
-     "pulumi config set --path --secret auth.clientSecret ..."),
+     "pulumi config set --stack gke --path --secret auth.clientSecret"),
+    # gke-only settings are checked on any cluster type.
+    ("baremetal", {"cluster.userPool.maxNodes": "twenty"},
+     'Invalid configuration mltraining:cluster.userPool.maxNodes = "twenty": expected a whole number'),
+    ("baremetal", {"cluster.releaseChannel": "NIGHTLY"},
+     'Invalid configuration mltraining:cluster.releaseChannel = "NIGHTLY": expected one of RAPID, REGULAR, STABLE, '
+     "EXTENDED, UNSPECIFIED"),
+    # A plaintext secret beside a secure one in the same map: the stack file tells them apart.
+    ("baremetal", {"auth.type": "dummy", "auth.allowedGroups": None, "auth.adminUsers": ["trainer"],
+                   "auth.dummyPassword": {"secure": "x"}, "auth.dummyAdminPassword": "admins-password-in-clear-text-32+"},
+     "Invalid configuration mltraining:auth.dummyAdminPassword = [plaintext, not shown]: expected a secret: "
+     "pulumi config set --stack baremetal --path --secret auth.dummyAdminPassword"),
+    # Keys of another namespace than the project's and the providers', or of none.
+    ("baremetal", {"mltrainig:hub": {"host": "x"}},
+     "Invalid configuration mltrainig:hub: expected a key of mltraining or of a provider (gcp, kubernetes, pulumi); "
+     "did you mean mltraining:hub?"),
+    ("baremetal", {"storage.size": "100"},
+     'Invalid configuration mltraining:storage.size = "100": expected a Kubernetes quantity with a unit, such as '
+     "100Gi (100 alone means 100 bytes)"),
+    ("baremetal", {"hub.profiles": [{**PROFILE, "memoryLimit": 2}]},
+     'Invalid configuration mltraining:hub.profiles[0].memoryLimit = "2": expected a memory quantity with a unit, '
+     "such as 2Gi"),
 ]
 
 
 @pytest.mark.parametrize(("stack", "overrides", "message"), CASES, ids=[next(iter(c[1])) for c in CASES])
 def test_bad_configuration_is_one_clear_line(stack, overrides, message):
     assert config_error(stack, overrides) == message
+
+
+def test_a_key_without_namespace_is_rejected(monkeypatch):
+    written = offline.stack_document
+
+    def with_bare_key(stack, overrides=None):
+        document = written(stack, overrides)
+        return {**document, "config": {**document["config"], "hub": {"host": "training.example.com"}}}
+
+    monkeypatch.setattr(offline, "stack_document", with_bare_key)
+    assert config_error("baremetal", {}) == \
+        "Invalid configuration hub: expected a key with its namespace, such as mltraining:hub"
+
+
+def test_a_misspelt_secret_setting_is_named_without_its_value():
+    for stack, key in (("gke", "auth.clientSecrett"), ("baremetal", "services.vora.registryPasswd")):
+        message = config_error(stack, {key: {"secure": "hunter2"}})
+        assert message.startswith(f"Invalid configuration mltraining:{key}: expected one of the keys declared")
+        assert "hunter2" not in message and "secure-value-of" not in message
+
+
+def test_a_misspelt_map_is_named_without_its_content():
+    message = config_error("gke", {"mltraining:auth": None, "mltraining:auht": {"type": "github", "clientId": "abc"}})
+    assert message.startswith("Invalid configuration mltraining:auht: expected") and "abc" not in message
+
+
+def test_a_cpu_setting_may_be_a_yaml_number():
+    profile = {**PROFILE, "cpuGuarantee": 0.5, "cpuLimit": 2}
+    preview = offline.run("baremetal", {"hub.profiles": [profile]})
+    release = preview.releases()["jupyterhub"]
+    options = release.inputs["values"]["singleuser"]["profileList"][0]["kubespawner_override"]
+    assert (options["cpu_guarantee"], options["cpu_limit"]) == (0.5, 2)
 
 
 def load_error(settings: dict[str, dict], secret: str) -> str:
@@ -124,7 +178,7 @@ ADMIN_PASSWORD = "admins-password-of-32-characters!"
      "Invalid configuration mltraining:auth.dummyPassword = [secret]: expected at least 8 characters"),
     ({"dummyPassword": "trainees-password", "adminUsers": ["trainer"]},
      "Invalid configuration mltraining:auth.dummyAdminPassword = (unset): expected the admins' password, as the "
-     "trainees' password does not make an admin: pulumi config set --path --secret auth.dummyAdminPassword ..."),
+     "trainees' password does not make an admin: pulumi config set --stack test --path --secret auth.dummyAdminPassword"),
     ({"dummyPassword": "trainees-password", "adminUsers": ["trainer"], "dummyAdminPassword": "too-short-for-admins"},
      "Invalid configuration mltraining:auth.dummyAdminPassword = [secret]: expected at least 32 characters"),
     ({"dummyPassword": ADMIN_PASSWORD, "adminUsers": ["trainer"], "dummyAdminPassword": ADMIN_PASSWORD},
@@ -182,3 +236,48 @@ def test_defaults_come_from_pulumi_yaml():
     declared = yaml.safe_load(PROJECT_FILE.read_text())["config"]
     preview = offline.run("baremetal", {"namespace": None})
     assert preview.outputs["namespace"] == declared["namespace"]["default"] == "jupyterhub"
+
+
+def test_a_needed_secret_that_is_not_set_stops_a_real_run_with_the_command_that_sets_it():
+    from components.settings import MissingSecret
+
+    with pytest.raises(MissingSecret) as caught:
+        offline._run_once("gke", {})  # as a real run: no stand-ins
+    assert str(caught.value) == ("Invalid configuration mltraining:auth.clientSecret = (unset): expected the OAuth "
+                                 "client secret of the github login: pulumi config set --stack gke --path --secret "
+                                 "auth.clientSecret")
+
+
+@pytest.mark.parametrize(("stack", "overrides", "needed"), [
+    ("gke", {}, ["auth.clientSecret"]),
+    ("baremetal", {}, ["auth.clientSecret"]),
+    ("baremetal", {**DUMMY, "auth.adminUsers": ["trainer"], "auth.dummyPassword": {"secure": "x"}},
+     ["auth.dummyAdminPassword"]),
+    ("baremetal", DUMMY, []),
+    ("baremetal", {"auth.clientSecret": {"secure": "x"}, "services.vora.enabled": True,
+                   "services.vora.chart": "oci://registry.example.com/vora", "services.vora.version": "2.3.41",
+                   "services.vora.registry": "registry.example.com", "services.vora.registryUsername": "pull"},
+     ["services.vora.registryPassword"]),
+], ids=["gke", "baremetal", "dummy-admins", "dummy-open", "vora"])
+def test_the_offline_preview_gives_needed_secrets_a_stand_in_and_names_them(stack, overrides, needed):
+    preview = offline.run(stack, overrides)
+    assert preview.stand_ins == needed
+    assert preview.resources
+
+
+def test_no_stack_file_holds_a_secure_value():
+    from components import stack_file
+
+    for path in offline.ROOT.glob("Pulumi.*.yaml"):
+        assert stack_file.secure_paths(stack_file.read(path)["config"]) == set(), path.name
+
+
+def test_a_yaml_syntax_error_is_one_line_with_file_and_line(tmp_path):
+    from components import stack_file
+
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text("config:\n  mltraining:hub:\n    host: a\n   cullTimeout: 10\n")
+    with pytest.raises(stack_file.StackFileError) as caught:
+        stack_file.read(broken)
+    assert str(caught.value) == ("Invalid stack file Pulumi.broken.yaml, line 4: expected <block end>, "
+                                 "but found '<block mapping start>'")

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import config_error, run_preview
 from tests.kubernetes_objects import manifest
+from tools import preview as offline
 
 PASSWORD_STAND_IN = "secure-value-of-mltraining:services.vora.registryPassword"  # what the preview passes for a secret
 VORA = {
@@ -138,10 +139,8 @@ P = "Invalid configuration mltraining:services.vora"
 @pytest.mark.parametrize("overrides, message", [
     ({**VORA, "services.vora.chart": None},
      f"{P}.chart = (unset): expected the customer's Vora chart: a local path, an oci:// reference or a chart name in services.vora.repository"),
-    ({**VORA, "services.vora.registryPassword": None},
-     f"{P}.registryPassword = (unset): expected the registry password: pulumi config set --path --secret services.vora.registryPassword ..."),
     ({**VORA, "services.vora.registryPassword": "plain"},
-     f"{P}.registryPassword = [plaintext, not shown]: expected a secret: pulumi config set --path --secret services.vora.registryPassword ..."),
+     f"{P}.registryPassword = [plaintext, not shown]: expected a secret: pulumi config set --stack baremetal --path --secret services.vora.registryPassword"),
     ({**VORA, "services.vora.version": None},
      f"{P}.version = (unset): expected the exact version of the Vora chart to pull"),
     ({**VORA, "services.vora.version": "^2.3"},
@@ -163,3 +162,12 @@ P = "Invalid configuration mltraining:services.vora"
 ])
 def test_bad_vora_configuration_is_one_line(overrides, message):
     assert config_error("baremetal", overrides) == message
+
+
+def test_a_real_run_without_the_registry_password_names_the_command_that_sets_it():
+    from components.settings import MissingSecret
+
+    with pytest.raises(MissingSecret) as caught:
+        offline._run_once("baremetal", {**VORA, "services.vora.registryPassword": None})  # no stand-ins
+    assert str(caught.value) == (f"{P}.registryPassword = (unset): expected the password of the Vora image registry: "
+                                 "pulumi config set --stack baremetal --path --secret services.vora.registryPassword")

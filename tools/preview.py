@@ -3,8 +3,9 @@
     python -m tools.preview STACK [--out DIR]
 
 No Pulumi CLI, plugins, credentials or cluster are needed. The stack's configuration is read from
-Pulumi.STACK.yaml (`secure:` values become secrets without being decrypted); the mocks answer with
-realistic outputs (cluster IPs, endpoints, names) so that the wiring between components is exercised.
+Pulumi.STACK.yaml (`secure:` values become secrets without being decrypted, and a secret that the stack's
+modes need but that is not set gets a stand-in, which the output names); the mocks answer with realistic
+outputs (cluster IPs, endpoints, names) so that the wiring between components is exercised.
 The tree of resources is printed; with --out, resources.json, outputs.json and values/<release>.yaml
 are written, every secret shown as "[secret]" and every unknown as "[unknown]".
 """
@@ -30,6 +31,9 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components import stack_file
+from components.settings import MissingSecret, set_secret_command
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -38,6 +42,10 @@ MOCK_CA_CERTIFICATE = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nmock\n----
 
 
 # --- configuration ---------------------------------------------------------------------------------
+
+
+class StackNotFound(Exception):
+    """A stack name without a Pulumi.STACK.yaml."""
 
 
 def project_name() -> str:
@@ -60,11 +68,18 @@ def stack_config(stack: str, overrides: Optional[dict[str, Any]] = None) -> tupl
     project's auth map; a key with its namespace ("gcp:project", "mltraining:auth.type") is set as written.
     None removes a value, and {"secure": ...} makes a secret.
     """
-    path = ROOT / f"Pulumi.{stack}.yaml"
+    return _engine_config(stack_document(stack, overrides))
+
+
+def stack_document(stack: str, overrides: Optional[dict[str, Any]] = None) -> dict:
+    """The stack file's document with the overrides applied (see stack_config)."""
+    path = stack_file.path(stack)
     if not path.exists():
-        raise SystemExit(f"error: no stack file {path.name}")
+        raise StackNotFound(f"no stack file {path.name}: the stacks are "
+                            + ", ".join(sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))))
     project = project_name()
-    values: dict[str, Any] = dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
+    document = stack_file.read(path)
+    values: dict[str, Any] = dict(document.get("config") or {})
     for key, value in (overrides or {}).items():
         if ":" in key:  # as written, e.g. gcp:project
             parts = [key]
@@ -80,6 +95,11 @@ def stack_config(stack: str, overrides: Optional[dict[str, Any]] = None) -> tupl
             node.pop(parts[-1], None)
         else:
             node[parts[-1]] = value
+    return {**document, "config": values}
+
+
+def _engine_config(document: dict) -> tuple[dict[str, str], set[str]]:
+    values = document.get("config") or {}
     config, secret_keys = {}, set()
     for key, value in values.items():
         plain, secret = _reveal(value, key)
@@ -233,6 +253,7 @@ class Preview:
     resources: list[Registration]
     outputs: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    stand_ins: list[str] = field(default_factory=list)  # secrets not set in the stack file, given a stand-in
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -288,14 +309,35 @@ async def _resolve(value: Any) -> Any:
 
 
 def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> Preview:
-    """Evaluate the program for a stack under mocks; raises the program's ConfigError on bad settings."""
-    config, secret_keys = stack_config(stack, overrides)
+    """Evaluate the program for a stack under mocks; raises the program's ConfigError on bad settings.
+
+    A secret the stack's modes need and the stack file does not set (a fresh clone sets none) gets a
+    stand-in, named in Preview.stand_ins, so that the preview shows what a real run would declare."""
+    overrides = dict(overrides or {})
+    stand_ins: list[str] = []
+    while True:
+        try:
+            preview = _run_once(stack, overrides)
+        except MissingSecret as missing:
+            if missing.key in stand_ins:
+                raise
+            stand_ins.append(missing.key)
+            overrides[missing.key] = {"secure": f"stand-in for {missing.key}"}
+            continue
+        preview.stand_ins = stand_ins
+        return preview
+
+
+def _run_once(stack: str, overrides: dict[str, Any]) -> Preview:
+    document = stack_document(stack, overrides)
+    config, secret_keys = _engine_config(document)
     monitor = RecordingMonitor(Mocks())
     warnings = _WarningCollector()
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(Mocks(), project=project_name(), stack=stack, preview=True, monitor=monitor,
                              logger=warnings)
     pulumi.runtime.set_all_config(config, sorted(secret_keys))
+    stack_file.use(document)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
 
@@ -308,6 +350,7 @@ def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> Preview:
         outputs = {name: _sync_await(_resolve(value)) for name, value in sorted(stack_resource.outputs.items())}
     finally:
         pulumi.runtime.set_all_config({}, [])
+        stack_file.use(None)
     return Preview(stack, sorted(monitor.registrations, key=lambda r: r.urn), outputs, warnings.messages)
 
 
@@ -366,10 +409,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     options = parser.parse_args(argv)
     try:
         preview = run(options.stack)
-    except pulumi.RunError as error:
+    except (pulumi.RunError, StackNotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(tree(preview))
+    for key in preview.stand_ins:
+        print(f"note: {key} is not set for stack {options.stack}; this preview uses a stand-in secret "
+              f"(set it with: {set_secret_command(options.stack, key)})", file=sys.stderr)
     for message in preview.warnings:
         print(f"warning: {message}", file=sys.stderr)
     if options.out:
