@@ -40,12 +40,13 @@ OPEN_FILES_LIMIT = 1024 * 1024
 # - rpcbind -w: Ganesha registers NFSv4 with it (optional for v4: src/MainNFSD/nfs_rpc_dispatcher_thread.c).
 # - dbus-daemon --system --nopidfile: Ganesha's admin interface; its socket directory /var/run/dbus and
 #   Ganesha's bus policy are in the image (deploy/base/Dockerfile).
+# - the open-files limit (OPEN_FILES_LIMIT), for Ganesha only, as upstream raises it after starting those.
 # - ganesha.nfsd in the foreground (-F), with upstream's flags, logging to the container's output.
 GANESHA_START = "; ".join([
     "set -e",
-    f"ulimit -n {OPEN_FILES_LIMIT} || echo 'nfs-server: could not raise the open-files limit' >&2",
     "rpcbind -w",
     "dbus-daemon --system --nopidfile",
+    f"ulimit -n {OPEN_FILES_LIMIT} || echo 'nfs-server: could not raise the open-files limit' >&2",
     f"exec ganesha.nfsd -F -L STDOUT -p {GANESHA_PID_FILE} -f {GANESHA_CONFIG_DIR}/ganesha.conf",
 ])
 EXPORT_PATH = "/export"
