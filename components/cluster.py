@@ -32,6 +32,9 @@ class ClusterResult:
     user_tolerations: tuple[dict[str, str], ...]
     # Placement of the environment's own pods (hub, NFS server, services): the core pool on gke.
     core_node_selector: dict[str, str]
+    # The StorageClass of every volume that holds data (HDFS, Kafka, the hub's database): reclaim policy Retain,
+    # so that `pulumi destroy`, which deletes the namespace and so every claim in it, keeps the volumes.
+    data_storage_class: pulumi.Output[str]
     kubeconfig: Optional[pulumi.Output[str]] = None  # secret; only for a cluster this program creates
 
 
@@ -49,6 +52,31 @@ def _namespace(name: str, namespace: str, opts: pulumi.ResourceOptions) -> k8s.c
             name=namespace,
             labels={"app.kubernetes.io/part-of": "ml-training"},
         ),
+        opts=opts,
+    )
+
+
+# GKE's Persistent Disk CSI driver and the disk type of the data volumes (kubernetes-sigs/gcp-compute-persistent-
+# disk-csi-driver, README.md, "CreateVolume Parameters": the "type" parameter; pd-balanced as in GKE's own
+# default class standard-rwo).
+GKE_DISK_PROVISIONER = "pd.csi.storage.gke.io"
+GKE_DATA_DISK = {"type": "pd-balanced"}
+
+
+def _data_storage_class(name: str, namespace: pulumi.Output[str], provisioner: str, parameters: dict[str, str],
+                        opts: pulumi.ResourceOptions, expandable: bool) -> k8s.storage.v1.StorageClass:
+    return k8s.storage.v1.StorageClass(
+        f"{name}-data-storage-class",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=pulumi.Output.concat(namespace, "-data"),
+                                            labels={"app.kubernetes.io/part-of": "ml-training"}),
+        provisioner=provisioner,
+        parameters=parameters or None,
+        # A deleted claim leaves its volume Released, with the data, for a new claim to take over (README,
+        # "Tearing down").
+        reclaim_policy="Retain",
+        # A volume is made where its pod is scheduled (zonal disks, node-local volumes).
+        volume_binding_mode="WaitForFirstConsumer",
+        allow_volume_expansion=True if expandable else None,
         opts=opts,
     )
 
@@ -113,7 +141,10 @@ class GkeCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.core_pool, self.user_pool]),
         )
-        namespace = _namespace(name, args.namespace, pulumi.ResourceOptions(parent=self, provider=provider))
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
+        namespace = _namespace(name, args.namespace, on_cluster)
+        data_class = _data_storage_class(name, namespace.metadata.name, GKE_DISK_PROVISIONER, GKE_DATA_DISK, on_cluster,
+                                         expandable=True)
 
         self.result = ClusterResult(
             provider=provider,
@@ -121,6 +152,7 @@ class GkeCluster(pulumi.ComponentResource):
             kind="gke",
             namespace=namespace.metadata.name,
             core_node_selector=dict(CORE_NODE_LABEL),
+            data_storage_class=data_class.metadata.name,
             kubeconfig=kubeconfig,
             **_user_placement(True),
         )
@@ -203,13 +235,21 @@ class ExistingCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        namespace = _namespace(name, args.namespace, pulumi.ResourceOptions(parent=self, provider=provider))
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
+        namespace = _namespace(name, args.namespace, on_cluster)
+        settings = args.settings
+        if settings.data_provisioner:
+            data_class = _data_storage_class(name, namespace.metadata.name, settings.data_provisioner,
+                                             settings.data_storage_parameters, on_cluster, expandable=False).metadata.name
+        else:  # the cluster's own class, which must be Retain (README, "Tearing down")
+            data_class = pulumi.Output.from_input(settings.data_storage_class)
         self.result = ClusterResult(
             provider=provider,
             name=pulumi.Output.from_input(args.settings.name),
             kind="existing",
             namespace=namespace.metadata.name,
             core_node_selector={},
+            data_storage_class=data_class,
             **_user_placement(args.settings.dedicated_user_nodes),
         )
         self.register_outputs({"name": args.settings.name})

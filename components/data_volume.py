@@ -135,21 +135,23 @@ class StorageClassVolumeArgs:
 
 
 class StorageClassVolume(pulumi.ComponentResource):
-    """A claim from storage.storageClass (or the cluster's default class), kept when the stack is destroyed."""
+    """A claim from storage.storageClass (or the cluster's Retain class for data), kept when the stack is destroyed."""
 
     claim_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: StorageClassVolumeArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:storage:StorageClassVolume", name, None, opts)
         settings = args.settings
-        spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": settings.size}}}
-        if settings.storage_class:
-            spec["storageClassName"] = settings.storage_class
+        spec = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": settings.size}},
+            # Deleting the namespace deletes this claim despite its protection: only a Retain class keeps the data.
+            "storageClassName": settings.storage_class or args.cluster.data_storage_class,
+        }
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-claim",
             metadata={"name": CLAIM_NAME, "namespace": args.cluster.namespace, "labels": LABELS},
             spec=spec,
-            # The class's reclaim policy may be Delete: deleting this claim could delete the data.
             opts=pulumi.ResourceOptions.merge(KEEP, pulumi.ResourceOptions(parent=self, provider=args.cluster.provider)),
         )
         self.claim_name = claim.metadata.name

@@ -239,6 +239,7 @@ class Hdfs(pulumi.ComponentResource):
                     metadata=k8s.meta.v1.ObjectMetaArgs(name="data", labels=labels),
                     spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
                         access_modes=["ReadWriteOnce"],
+                        storage_class_name=cluster.data_storage_class,
                         resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": storage}),
                     ),
                 )],

@@ -204,8 +204,12 @@ def user_network_policy(hub: HubSettings, user_access: tuple[UserAccess, ...]) -
     }
 
 
-def _hub_pod(hub: HubSettings, auth: AuthSettings) -> dict:
-    pod: dict[str, Any] = {"config": authenticator_config(auth)}
+def _hub_pod(hub: HubSettings, auth: AuthSettings, cluster: ClusterResult) -> dict:
+    pod: dict[str, Any] = {
+        "config": authenticator_config(auth),
+        # The hub's database (users, tokens, servers) on the cluster's Retain class: it outlives the namespace.
+        "db": {"pvc": {"storageClassName": cluster.data_storage_class}},
+    }
     if auth.type == "dummy" and hub.public:  # settings allow this only with auth.allowInsecureDummy
         pod["annotations"] = {INSECURE_DUMMY_ANNOTATION: "true"}
     return pod
@@ -235,7 +239,7 @@ def hub_values(args: JupyterHubArgs) -> dict:
     """The release values, as typed data (Outputs inside are resolved by Pulumi)."""
     hub, cluster = args.hub, args.cluster
     return {
-        "hub": _hub_pod(hub, args.auth),
+        "hub": _hub_pod(hub, args.auth, cluster),
         **_exposure(hub),
         "singleuser": {
             "storage": user_storage(args.storage),

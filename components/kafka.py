@@ -85,8 +85,10 @@ class Kafka(pulumi.ComponentResource):
             spec={
                 "replicas": settings.replicas,
                 "roles": ["controller", "broker"],
-                # Messages outlive the cluster: the claims stay when a node or the cluster is deleted.
-                "storage": {"type": "persistent-claim", "size": settings.storage_size, "deleteClaim": False},
+                # Messages outlive the cluster: the claims stay when a node or the cluster is deleted, and their
+                # volumes (a Retain class) when the namespace is.
+                "storage": {"type": "persistent-claim", "size": settings.storage_size, "deleteClaim": False,
+                            "class": cluster.data_storage_class},
                 "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
                 **({"template": template} if template else {}),
             },

@@ -27,7 +27,7 @@ from components import stack_file
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
 # Settings that are not scalars, so Pulumi.yaml cannot declare them; documented there.
-OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values")
+OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values", "cluster.dataStorageParameters")
 # Secrets cannot be declared with a default in Pulumi.yaml; documented there.
 SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "auth.dummyAdminPassword", "services.vora.registryPassword")
 
@@ -357,6 +357,11 @@ class ClusterSettings:
     kubeconfig: str  # existing: path, "" for $KUBECONFIG or ~/.kube/config
     context: str  # existing: "" for the current context
     dedicated_user_nodes: bool
+    # The Retain class of every volume that holds data: existing, a class of the cluster ("" when the program
+    # declares one for data_provisioner); gke, always declared by the program.
+    data_storage_class: str
+    data_provisioner: str
+    data_storage_parameters: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -523,7 +528,36 @@ def _cluster(r: _Reader) -> ClusterSettings:
         kubeconfig=r.string("cluster.kubeconfig"),
         context=r.string("cluster.context"),
         dedicated_user_nodes=kind == "gke" or r.boolean("cluster.dedicatedUserNodes"),
+        **_data_storage(r, kind),
     )
+
+
+def _data_storage(r: _Reader, kind: str) -> dict:
+    """Where the volumes that hold data live: always on a StorageClass whose reclaim policy is Retain, so that
+    deleting their claims (`pulumi destroy` deletes the namespace) keeps the volumes."""
+    storage_class = r.string("cluster.dataStorageClass", check=_DNS_NAME.match, expected="a StorageClass name")
+    provisioner = r.string("cluster.dataProvisioner", check=_PROVISIONER.match,
+                           expected="a provisioner name such as rancher.io/local-path or ebs.csi.aws.com")
+    parameters = r.json("cluster.dataStorageParameters", expected="a map of strings") or {}
+    if not isinstance(parameters, dict) or not all(isinstance(v, str) for v in parameters.values()):
+        raise r.fail("cluster.dataStorageParameters", parameters, "a map of strings (StorageClass parameters)")
+    if parameters and not provisioner:
+        raise r.fail("cluster.dataStorageParameters", parameters, "no value without cluster.dataProvisioner")
+    if kind == "gke":
+        for key, value in (("cluster.dataStorageClass", storage_class), ("cluster.dataProvisioner", provisioner)):
+            if value:
+                raise r.fail(key, value, "no value on gke, where the program declares a Retain class of pd-balanced disks")
+    elif storage_class and provisioner:
+        raise r.fail("cluster.dataProvisioner", provisioner, "no value with cluster.dataStorageClass: set one of the two")
+    elif not (storage_class or provisioner):
+        raise r.fail("cluster.dataStorageClass", None,
+                     "an existing StorageClass with reclaimPolicy Retain, or set cluster.dataProvisioner for the "
+                     "program to declare one: the volumes that hold data must outlive their claims")
+    return {"data_storage_class": storage_class, "data_provisioner": provisioner, "data_storage_parameters": parameters}
+
+
+# A provisioner name: a DNS subdomain, as CSI driver names are (rancher.io/local-path has one path segment).
+_PROVISIONER = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$")
 
 
 def _gke(r: _Reader, creates_cluster: bool) -> Optional[GkeSettings]:

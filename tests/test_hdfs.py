@@ -112,7 +112,8 @@ def test_datanodes_from_config_spread_over_nodes():
     dn = datanodes(preview)
     assert dn.inputs["spec"]["replicas"] == 4
     [claim] = dn.inputs["spec"]["volumeClaimTemplates"]
-    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}}}
+    assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}},
+                             "storageClassName": "jupyterhub-data"}  # the Retain class (tests/test_teardown.py)
     [nn_claim] = namenode(preview).inputs["spec"]["volumeClaimTemplates"]
     assert nn_claim["spec"]["resources"]["requests"]["storage"] == "8Gi"
     assert container(dn)["image"] == IMAGE and container(dn)["command"] == ["hdfs", "datanode"]

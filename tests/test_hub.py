@@ -316,7 +316,7 @@ def builder_args(user_access=()) -> hub_module.JupyterHubArgs:
                         allowed_organizations=(), allowed_groups=(), admin_users=(), dummy_password=None,
                         dummy_admin_password=None, allow_insecure_dummy=False)
     cluster = ClusterResult(provider=None, name=None, kind="existing", namespace=None, user_node_selector={},
-                            user_tolerations=(), core_node_selector={})
+                            user_tolerations=(), core_node_selector={}, data_storage_class="data-class")
     return hub_module.JupyterHubArgs(hub=hub, auth=auth, namespace="training", cluster=cluster,
                                      storage=storage_result(public="pub-claim", shared="shared-claim",
                                                             storage_class="home-class"),

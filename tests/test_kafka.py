@@ -93,7 +93,8 @@ def test_kraft_cluster_sized_from_each_stack(gke, baremetal):
         [kafka], [pool], [topic] = resources["Kafka"], resources["KafkaNodePool"], resources["KafkaTopic"]
         assert pool.inputs["spec"]["replicas"] == replicas
         assert pool.inputs["spec"]["roles"] == ["controller", "broker"]
-        assert pool.inputs["spec"]["storage"] == {"type": "persistent-claim", "size": size, "deleteClaim": False}
+        assert pool.inputs["spec"]["storage"] == {"type": "persistent-claim", "size": size, "deleteClaim": False,
+                                                  "class": "jupyterhub-data"}  # Retain (tests/test_teardown.py)
         # A node pool belongs to the cluster its label names; v1 needs no node-pools/kraft annotations.
         assert pool.inputs["metadata"]["labels"] == {"strimzi.io/cluster": kafka.inputs["metadata"]["name"]}
         assert "annotations" not in kafka.inputs["metadata"]

@@ -186,7 +186,8 @@ ADMIN_PASSWORD = "admins-password-of-32-characters!"
      "auth.dummyPassword"),
 ], ids=["short", "no-admin-password", "short-admin-password", "same-passwords"])
 def test_dummy_passwords_are_checked_without_being_shown(auth, message):
-    assert load_error({"auth": {"type": "dummy", **auth}}, secret="auth") == message
+    settings = {"auth": {"type": "dummy", **auth}, "cluster": {"dataStorageClass": "retained"}}
+    assert load_error(settings, secret="auth") == message
 
 
 def test_a_secret_value_is_never_printed_in_an_error():
