@@ -116,9 +116,11 @@ class GkeCluster(pulumi.ComponentResource):
             # Dataplane V2 enforces NetworkPolicy (the hub's user network policy relies on it).
             datapath_provider="ADVANCED_DATAPATH",
             ip_allocation_policy=gcp.container.ClusterIpAllocationPolicyArgs(),
-            # Checked by the provider: `pulumi destroy` fails on the cluster until this is off.
+            # Checked by the provider, and by Pulumi: `pulumi destroy` refuses to run while it is on, and
+            # `pulumi destroy --exclude-protected` keeps the cluster (and its Released data volumes) but deletes
+            # its node pools (README, "Tearing down").
             deletion_protection=gke.deletion_protection,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=gke.deletion_protection),
         )
 
         # The core pool has a fixed size; the user pool follows the class, down to min_nodes when idle.

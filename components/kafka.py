@@ -18,6 +18,9 @@ STRIMZI_API = "kafka.strimzi.io/v1"
 
 CLUSTER_NAME = "kafka"
 POOL_NAME = "nodes"
+# Strimzi leaves a resource with this annotation alone (strimzi/strimzi-kafka-operator, tag 1.2.0,
+# api/src/main/java/io/strimzi/api/ResourceAnnotations.java, ANNO_STRIMZI_IO_PAUSE_RECONCILIATION).
+PAUSE_ANNOTATION = "strimzi.io/pause-reconciliation"
 LISTENER_PORT = 9092
 EXAMPLE_TOPIC = "training"
 
@@ -98,7 +101,8 @@ class Kafka(pulumi.ComponentResource):
             f"{name}-cluster",
             api_version=STRIMZI_API,
             kind="Kafka",
-            metadata={"name": CLUSTER_NAME, "namespace": namespace},
+            metadata={"name": CLUSTER_NAME, "namespace": namespace,
+                      **({"annotations": {PAUSE_ANNOTATION: "true"}} if settings.paused else {})},
             spec={
                 "kafka": {
                     "version": settings.version,

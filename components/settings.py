@@ -414,6 +414,7 @@ class KafkaSettings:
     replicas: int
     storage_size: str
     version: str
+    paused: bool  # Strimzi leaves the cluster alone (README, "Tearing down": taking over retained volumes)
 
 
 @dataclass(frozen=True)
@@ -736,6 +737,7 @@ def _services(r: _Reader) -> ServicesSettings:
             replicas=r.integer("services.kafka.replicas", minimum=1, maximum=9),
             storage_size=r.quantity("services.kafka.storageSize", minimum="1Gi"),
             version=r.string("services.kafka.version", choices=STRIMZI_KAFKA_VERSIONS),
+            paused=r.boolean("services.kafka.paused"),
         ),
         hdfs=HdfsSettings(
             enabled=r.boolean("services.hdfs.enabled"),
@@ -1010,9 +1012,15 @@ def _check_allow_rules(r: _Reader, kind: str) -> None:
         if r.strings(key) and key not in _ALLOW_RULES[kind]:
             raise r.fail(key, list(r.strings(key)), f"no value with auth.type {kind}, which does not use it "
                          f"(its allow rules: {', '.join(_ALLOW_RULES[kind])})")
-    for organization in r.strings("auth.allowedOrganizations"):
+    organizations = r.strings("auth.allowedOrganizations")
+    for organization in organizations:
         if not _GITHUB_ORGANIZATION.match(organization):
             raise r.fail("auth.allowedOrganizations", organization, "a GitHub organization (org) or team (org:team-slug)")
+        org, _, team = organization.partition(":")
+        # Any one entry lets a user in (OAuthenticator 17.4.0, oauthenticator/github.py, check_allowed).
+        if team and org in organizations:
+            raise r.fail("auth.allowedOrganizations", list(organizations), f"either {org} or its team {organization}: "
+                         f"every member of {org} gets in, so the team restricts nobody")
 
 
 def load() -> Settings:

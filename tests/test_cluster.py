@@ -12,6 +12,7 @@ def test_gke_cluster_is_zonal_with_dataplane_v2_and_workload_identity(gke):
     assert inputs["workloadIdentityConfig"] == {"workloadPool": "ml-training-demo.svc.id.goog"}
     assert inputs["releaseChannel"] == {"channel": "REGULAR"}
     assert inputs["deletionProtection"] is True
+    assert cluster.protect  # `pulumi destroy --exclude-protected` keeps it
 
 
 def test_gke_pools_core_fixed_and_user_autoscaling_with_label_and_taint(gke):
@@ -42,6 +43,7 @@ def test_deletion_protection_can_be_switched_off_before_a_destroy():
     preview = run_preview("gke", {"cluster.deletionProtection": False})
     [cluster] = preview.of_type("gcp:container/cluster:Cluster")
     assert cluster.inputs["deletionProtection"] is False
+    assert not cluster.protect
 
 
 def test_pinned_version_without_channel():

@@ -117,7 +117,7 @@ def test_github_login_with_organizations_teams_and_admins(gke):
     assert config["client_id"] == "Ov23liExampleClientId"
     assert config["client_secret"] == "[secret]"
     assert config["oauth_callback_url"] == "https://training.example.com/hub/oauth_callback"
-    assert config["allowed_organizations"] == ["ml-training-example", "ml-training-example:trainees"]
+    assert config["allowed_organizations"] == ["ml-training-example:trainees"]
     assert config["scope"] == ["read:org"]
     assert config["allow_all"] is False
     assert config["admin_users"] == ["trainer-example"]

@@ -206,3 +206,13 @@ def test_kafka_off_creates_nothing_and_puts_nothing_into_notebooks():
 ])
 def test_bad_kafka_configuration_is_one_line(overrides, message):
     assert config_error("baremetal", overrides) == message
+
+
+def test_a_paused_cluster_carries_strimzis_pause_annotation(gke):
+    def kafka(preview):
+        [resource] = preview.of_type("kubernetes:kafka.strimzi.io/v1:Kafka")
+        return resource.inputs["metadata"]
+
+    assert "annotations" not in kafka(gke)
+    paused = run_preview("gke", {"services.kafka.paused": True})
+    assert kafka(paused)["annotations"] == {"strimzi.io/pause-reconciliation": "true"}

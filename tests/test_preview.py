@@ -70,7 +70,7 @@ def test_values_are_written_for_every_helm_release(written):
 def test_tree_names_components_and_their_resources(written):
     _, tree = written
     assert "mltraining:cluster:GkeCluster  gke" in tree
-    assert "    gcp:container/cluster:Cluster  gke-cluster  (name=ml-training)" in tree
+    assert "    gcp:container/cluster:Cluster  gke-cluster  (name=ml-training [protect])" in tree
 
 
 def test_unknowns_are_marked():

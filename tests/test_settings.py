@@ -104,6 +104,10 @@ CASES = [
     ("baremetal", {"mltrainig:hub": {"host": "x"}},
      "Invalid configuration mltrainig:hub: expected a key of mltraining or of a provider (gcp, kubernetes, pulumi); "
      "did you mean mltraining:hub?"),
+    ("gke", {"auth.allowedOrganizations": ["ml-training-example", "ml-training-example:trainees"]},
+     'Invalid configuration mltraining:auth.allowedOrganizations = ["ml-training-example", '
+     '"ml-training-example:trainees"]: expected either ml-training-example or its team ml-training-example:trainees: '
+     "every member of ml-training-example gets in, so the team restricts nobody"),
     ("baremetal", {"storage.size": "100"},
      'Invalid configuration mltraining:storage.size = "100": expected a Kubernetes quantity with a unit, such as '
      "100Gi (100 alone means 100 bytes)"),
