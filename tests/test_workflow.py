@@ -50,8 +50,20 @@ def test_previews_run_for_both_stacks_only_with_credentials():
     assert preview["permissions"]["id-token"] == "write"
     auth = next(step for step in preview["steps"] if step.get("uses", "").startswith("google-github-actions/auth@"))
     assert set(auth["with"]) == {"workload_identity_provider", "service_account"}
-    pulumi = next(step for step in preview["steps"] if step.get("uses", "").startswith("pulumi/actions@"))
+    pulumi = next(step for step in preview["steps"] if step.get("uses", "").startswith("pulumi/actions@")
+                  and "command" in step["with"])
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["diff"] is True and pulumi["with"]["comment-on-pr"] is True
     assert pulumi["with"]["policyPacks"] == "policy"
     assert pulumi["with"]["pulumi-version"] == "3.272.0"
+
+
+def test_the_preview_sets_the_stacks_secrets_before_it_runs():
+    steps = load()["jobs"]["preview"]["steps"]
+    [secrets] = [i for i, step in enumerate(steps) if "tools.secrets" in step.get("run", "")]
+    [preview] = [i for i, step in enumerate(steps) if step.get("with", {}).get("command") == "preview"]
+    install = next(i for i, step in enumerate(steps) if step.get("uses", "").startswith("pulumi/actions@"))
+    assert install < secrets < preview
+    assert "--set-from-env STACK_SECRETS" in steps[secrets]["run"]
+    assert "secrets.STACK_SECRETS_GKE" in steps[secrets]["env"]["STACK_SECRETS"]
+    assert "$STACK_NAME" in steps[secrets]["run"] and steps[preview]["with"]["stack-name"] == "${{ env.STACK_NAME }}"
