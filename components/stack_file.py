@@ -49,13 +49,16 @@ def use(document: Optional[dict]) -> None:
 
 
 def config(stack: str) -> Optional[dict]:
-    """The stack's config: map as written, or None when there is no stack file to read."""
+    """The stack's config: map as written, or None when the file cannot tell: there is none, or it imports
+    Pulumi ESC environments, whose values reach the program without being written in it."""
     document = _document.get()
     if document is None:
         file = path(stack)
         if not file.exists():
             return None
         document = read(file)
+    if document.get("environment"):
+        return None
     return dict(document.get("config") or {})
 
 

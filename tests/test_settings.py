@@ -286,3 +286,24 @@ def test_a_yaml_syntax_error_is_one_line_with_file_and_line(tmp_path):
         stack_file.read(broken)
     assert str(caught.value) == ("Invalid stack file Pulumi.broken.yaml, line 4: expected <block end>, "
                                  "but found '<block mapping start>'")
+
+
+def test_with_esc_environments_the_engine_tells_what_is_secret(monkeypatch):
+    """Values from a Pulumi ESC environment are not in the stack file: a secret from there is accepted."""
+    written, engine_config = offline.stack_document, offline._engine_config
+
+    def with_environment(stack, overrides=None):
+        document = written(stack, overrides)
+        return {**document, "environment": ["ml-training/secrets"]}
+
+    def secret_from_the_environment(document):
+        config, secret_keys = engine_config(document)
+        return config, secret_keys | {"mltraining:auth"}  # as the engine marks a map with an ESC secret
+
+    monkeypatch.setattr(offline, "stack_document", with_environment)
+    monkeypatch.setattr(offline, "_engine_config", secret_from_the_environment)
+    # The file as written shows the value in clear text; the environment made it a secret.
+    preview = offline.run("gke", {"auth.clientSecret": "from-esc"})
+    assert preview.stand_ins == []
+    assert preview.releases()["jupyterhub"].inputs["values"]["hub"]["config"]["GitHubOAuthenticator"][
+        "client_secret"] == "[secret]"
