@@ -19,6 +19,14 @@ CSI_DRIVER_NFS_REPOSITORY = "https://kubernetes-csi.github.io/csi-driver-nfs"
 CSI_DRIVER_NFS_CHART = "csi-driver-nfs"
 CSI_DRIVER_NFS_VERSION = "4.13.4"
 DRIVER = "nfs.csi.k8s.io"
+# By default the chart registers the driver with fsGroupPolicy File (kubernetes-csi/csi-driver-nfs, tag v4.13.4,
+# charts/v4.13.4/csi-driver-nfs/values.yaml feature.enableFSGroupPolicy: true, and templates/
+# csi-nfs-driverinfo.yaml), so the kubelet re-owns every file of a volume to the pod's fsGroup, recursively
+# over NFS, at every mount: a trainee's server would start slower the more they have saved. Without it the
+# CSIDriver keeps Kubernetes' default ReadWriteOnceWithFSType, which changes nothing on a volume without an
+# fsType, as NFS volumes are. Folders stay writable for uid 1000 (mountPermissions of the StorageClass below)
+# and private (each is mounted only into its owner's server).
+DRIVER_FEATURES = {"enableFSGroupPolicy": False}
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class NfsProvisioner(pulumi.ComponentResource):
                                              ":", args.endpoint.path),
             values={
                 "controller": controller,
+                "feature": dict(DRIVER_FEATURES),
                 "storageClass": {"create": False},
                 "externalSnapshotter": {"enabled": False},
             },

@@ -11,6 +11,8 @@ from components.folders import BUSYBOX_IMAGE
 from components.nfs_server import GANESHA_IMAGE
 from components.provisioner import CSI_DRIVER_NFS_REPOSITORY
 from tests.conftest import config_error, run_preview
+from tests.test_nfs_volumes_chart import render
+from tools import helm as helm_tool
 from tools.preview import Preview, Registration, mock_cluster_ip
 
 KUBERNETES_VERSIONS = ("1.31.0", "1.33.0", "1.35.0")
@@ -377,6 +379,27 @@ def test_provisioner_is_csi_driver_nfs_pinned_in_kube_system(gke):
     assert values["controller"]["nodeSelector"] == {"hub.jupyter.org/node-purpose": "core"}
     assert values["controller"]["defaultOnDeletePolicy"] == "retain"
     assert values["storageClass"] == {"create": False}
+
+
+@pytest.mark.parametrize("stack", ["gke", "baremetal"])
+def test_a_trainees_server_starts_without_re_owning_its_folders(previews, stack, tmp_path):
+    """The user pod runs with fsGroup 100 (z2jh 4.4.0 values.yaml, singleuser.fsGid), and the kubelet re-owns a
+    volume to the fsGroup only where the volume's plugin manages ownership. None of the three folders does:
+    - personal: a CSI volume of nfs.csi.k8s.io, whose CSIDriver the chart registers with fsGroupPolicy File
+      only when feature.enableFSGroupPolicy is true (templates/csi-nfs-driverinfo.yaml of 4.13.4); unset,
+      Kubernetes' default ReadWriteOnceWithFSType applies only to volumes with an fsType, which these lack;
+    - public and shared: in-tree nfs volumes, whose ownership the kubelet never manages."""
+    preview = previews["gke in-cluster" if stack == "gke" else "existing external"]
+    hub = preview.releases()["jupyterhub"].inputs["values"]
+    assert "fsGid" not in hub["singleuser"]  # the chart's default, 100, stays
+    assert provisioner_release(preview).inputs["values"]["feature"]["enableFSGroupPolicy"] is False
+    personal = storage_class(preview).inputs
+    assert personal["provisioner"] == "nfs.csi.k8s.io" and "fsType" not in personal.get("parameters", {})
+    assert personal["parameters"]["mountPermissions"] == "0777"  # uid 1000 writes, whoever owns the folder
+    # The chart as the program installs it, rendered by Helm: public and shared are in-tree nfs volumes.
+    rendered = render(helm_tool.ensure(), volumes_release(preview).inputs["values"], tmp_path)
+    persistent = [o["spec"] for o in rendered if o["kind"] == "PersistentVolume"]
+    assert len(persistent) == 2 and all("nfs" in spec and "csi" not in spec for spec in persistent)
 
 
 def test_personal_folders_are_retained_under_home_and_writable(gke):
