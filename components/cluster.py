@@ -120,6 +120,7 @@ class GkeCluster(pulumi.ComponentResource):
             # `pulumi destroy --exclude-protected` keeps the cluster (and its Released data volumes) but deletes
             # its node pools (README, "Tearing down").
             deletion_protection=gke.deletion_protection,
+            maintenance_policy=_maintenance_policy(gke),
             opts=pulumi.ResourceOptions(parent=self, protect=gke.deletion_protection),
         )
 
@@ -192,6 +193,21 @@ class GkeCluster(pulumi.ComponentResource):
             # A changed initial size must not recreate a pool that the autoscaler has resized.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
         )
+
+
+def _maintenance_policy(gke: GkeSettings) -> Optional[gcp.container.ClusterMaintenancePolicyArgs]:
+    """When GKE may upgrade the cluster and drain its nodes: in the windows, never in an exclusion."""
+    window = gke.maintenance_window
+    if window is None and not gke.maintenance_exclusions:
+        return None
+    return gcp.container.ClusterMaintenancePolicyArgs(
+        recurring_window=gcp.container.ClusterMaintenancePolicyRecurringWindowArgs(
+            start_time=window.start, end_time=window.end, recurrence=window.recurrence) if window else None,
+        maintenance_exclusions=[gcp.container.ClusterMaintenancePolicyMaintenanceExclusionArgs(
+            exclusion_name=e.name, start_time=e.start, end_time=e.end,
+            exclusion_options=gcp.container.ClusterMaintenancePolicyMaintenanceExclusionExclusionOptionsArgs(scope=e.scope),
+        ) for e in gke.maintenance_exclusions] or None,
+    )
 
 
 def gke_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:

@@ -210,6 +210,9 @@ def _hub_pod(hub: HubSettings, auth: AuthSettings, cluster: ClusterResult) -> di
         # The hub's database (users, tokens, servers) on the cluster's Retain class: it outlives the namespace.
         "db": {"pvc": {"storageClassName": cluster.data_storage_class}},
     }
+    if hub.expected_users:
+        # The whole class may log in at 9:00: JupyterHub refuses spawns beyond this limit (the chart's: 64).
+        pod["concurrentSpawnLimit"] = hub.expected_users
     if auth.type == "dummy" and hub.public:  # settings allow this only with auth.allowInsecureDummy
         pod["annotations"] = {INSECURE_DUMMY_ANNOTATION: "true"}
     return pod
@@ -257,7 +260,10 @@ def hub_values(args: JupyterHubArgs) -> dict:
             "startTimeout": SPAWN_TIMEOUT_SECONDS,
         },
         "scheduling": {
-            "userPlaceholder": {"enabled": True, "replicas": hub.placeholders},
+            # Each placeholder holds the room of one server of the default profile (unset, the chart requests
+            # singleuser.cpu/memory: 1G and no CPU, less than a server).
+            "userPlaceholder": {"enabled": True, "replicas": hub.placeholders, "resources": {"requests": {
+                "cpu": hub.default_profile.cpu_guarantee, "memory": hub.default_profile.memory_guarantee}}},
             # The hub, proxy and user scheduler stay on the core pool where the cluster has one.
             "corePods": {"nodeAffinity": {"matchNodePurpose": "require" if cluster.core_node_selector else "prefer"}},
         },

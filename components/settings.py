@@ -11,6 +11,7 @@ ConfigError is a pulumi.RunError, so `pulumi up` prints that line without a trac
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import re
@@ -22,12 +23,13 @@ from typing import Any, Callable, Optional
 import pulumi
 import yaml
 
-from components import stack_file
+from components import capacity, stack_file
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
 # Settings that are not scalars, so Pulumi.yaml cannot declare them; documented there.
-OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values", "cluster.dataStorageParameters")
+OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values", "cluster.dataStorageParameters",
+               "cluster.maintenanceExclusions")
 # Secrets cannot be declared with a default in Pulumi.yaml; documented there.
 SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "auth.dummyAdminPassword", "services.vora.registryPassword")
 
@@ -333,6 +335,21 @@ class NodePoolSettings:
 
 
 @dataclass(frozen=True)
+class MaintenanceWindow:
+    start: str  # RFC 3339: the first window's start and end; recurrence repeats it
+    end: str
+    recurrence: str  # an RFC 5545 RRULE such as FREQ=DAILY
+
+
+@dataclass(frozen=True)
+class MaintenanceExclusion:
+    name: str
+    start: str  # RFC 3339
+    end: str
+    scope: str  # NO_UPGRADES, NO_MINOR_UPGRADES or NO_MINOR_OR_NODE_UPGRADES
+
+
+@dataclass(frozen=True)
 class GkeSettings:
     project: str
     location: str  # a zone (zonal cluster) or a region (regional cluster)
@@ -343,6 +360,8 @@ class GkeSettings:
     deletion_protection: bool
     core_pool: NodePoolSettings
     user_pool: NodePoolSettings
+    maintenance_window: Optional[MaintenanceWindow]  # None: GKE upgrades at any time
+    maintenance_exclusions: tuple[MaintenanceExclusion, ...]
 
     @property
     def regional(self) -> bool:
@@ -472,6 +491,12 @@ class HubSettings:
     placeholders: int
     allow_internet: bool
     profiles: tuple[Profile, ...]
+    expected_users: int  # the class size the hub and the user pool are sized for; 0 when not given
+
+    @property
+    def default_profile(self) -> Profile:
+        """The profile a trainee gets without choosing: the one marked default, else the first (KubeSpawner)."""
+        return next((p for p in self.profiles if p.default), self.profiles[0])
 
     @property
     def public(self) -> bool:
@@ -584,6 +609,8 @@ def _gke(r: _Reader, creates_cluster: bool) -> Optional[GkeSettings]:
         network=r.string("cluster.network", check=_RFC1123_LABEL.match, expected="a VPC network name"),
         subnetwork=r.string("cluster.subnetwork", check=_RFC1123_LABEL.match, expected="a subnetwork name"),
         deletion_protection=r.boolean("cluster.deletionProtection"),
+        maintenance_window=_maintenance_window(r),
+        maintenance_exclusions=_maintenance_exclusions(r),
         core_pool=NodePoolSettings(
             machine_type=r.string("cluster.corePool.machineType", check=_RFC1123_LABEL.match, expected="a machine type such as e2-standard-4"),
             min_nodes=r.integer("cluster.corePool.nodes", minimum=1, maximum=100),
@@ -599,6 +626,65 @@ def _gke(r: _Reader, creates_cluster: bool) -> Optional[GkeSettings]:
         ),
     )
     return settings if creates_cluster else None
+
+
+# GKE's rules for maintenance (cloud.google.com/kubernetes-engine/docs/concepts/maintenance-windows-and-
+# exclusions): a window allows at least 48 hours of maintenance in any 32 days, in runs of at least 4 hours;
+# an exclusion of scope NO_UPGRADES lasts at most 30 days.
+MAINTENANCE_MINIMUM_HOURS, MAINTENANCE_HOURS_PER_32_DAYS, NO_UPGRADES_MAXIMUM_DAYS = 4, 48, 30
+EXCLUSION_SCOPES = ("NO_UPGRADES", "NO_MINOR_UPGRADES", "NO_MINOR_OR_NODE_UPGRADES")
+_RECURRENCE = re.compile(r"^FREQ=(DAILY|WEEKLY)(;BYDAY=((MO|TU|WE|TH|FR|SA|SU)(,(MO|TU|WE|TH|FR|SA|SU))*))?$")
+
+
+def _time(r: _Reader, key: str, text: Any) -> datetime.datetime:
+    try:
+        moment = datetime.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise r.fail(key, text, "an RFC 3339 time with its zone, such as 2026-01-05T22:00:00Z")
+    return moment
+
+
+def _maintenance_window(r: _Reader) -> Optional[MaintenanceWindow]:
+    start, end = r.string("cluster.maintenance.start"), r.string("cluster.maintenance.end")
+    recurrence = r.string("cluster.maintenance.recurrence", check=_RECURRENCE.match,
+                          expected="FREQ=DAILY, or FREQ=WEEKLY with BYDAY such as FREQ=WEEKLY;BYDAY=SA,SU")
+    if not (start or end):
+        return None
+    if not (start and end):
+        missing = "cluster.maintenance.end" if start else "cluster.maintenance.start"
+        raise r.fail(missing, None, "a time, as cluster.maintenance.start and .end go together")
+    hours = (_time(r, "cluster.maintenance.end", end) - _time(r, "cluster.maintenance.start", start)).total_seconds() / 3600
+    days = len(recurrence.split("BYDAY=")[1].split(",")) if "BYDAY=" in recurrence else 7 if "DAILY" in recurrence else 1
+    if hours < MAINTENANCE_MINIMUM_HOURS or hours > 24:
+        raise r.fail("cluster.maintenance.end", end, f"{MAINTENANCE_MINIMUM_HOURS} to 24 hours after cluster.maintenance.start")
+    if hours * days * 32 / 7 < MAINTENANCE_HOURS_PER_32_DAYS:
+        raise r.fail("cluster.maintenance.recurrence", recurrence, f"windows that add up to {MAINTENANCE_HOURS_PER_32_DAYS} "
+                     f"hours in 32 days, as GKE requires (these add up to {hours * days * 32 / 7:.0f})")
+    return MaintenanceWindow(start=start, end=end, recurrence=recurrence)
+
+
+def _maintenance_exclusions(r: _Reader) -> tuple[MaintenanceExclusion, ...]:
+    key = "cluster.maintenanceExclusions"
+    listed = r.json(key) or []
+    if not isinstance(listed, list):
+        raise r.fail(key, listed, "a list of exclusions, each {name, start, end, scope}")
+    exclusions = []
+    for index, item in enumerate(listed):
+        at = f"{key}[{index}]"
+        r.items(at, item, {"name": str, "start": str, "end": str, "scope": str}, required=("name", "start", "end"))
+        if not _RFC1123_LABEL.match(item["name"]):
+            raise r.fail(f"{at}.name", item["name"], "a lowercase name such as exam-week")
+        scope = item.get("scope", "NO_UPGRADES")
+        if scope not in EXCLUSION_SCOPES:
+            raise r.fail(f"{at}.scope", scope, "one of " + ", ".join(EXCLUSION_SCOPES))
+        days = (_time(r, f"{at}.end", item["end"]) - _time(r, f"{at}.start", item["start"])).total_seconds() / 86400
+        if days <= 0 or (scope == "NO_UPGRADES" and days > NO_UPGRADES_MAXIMUM_DAYS):
+            limit = f"at most {NO_UPGRADES_MAXIMUM_DAYS} days " if scope == "NO_UPGRADES" else ""
+            raise r.fail(f"{at}.end", item["end"], f"a time {limit}after {at}.start")
+        exclusions.append(MaintenanceExclusion(name=item["name"], start=item["start"], end=item["end"], scope=scope))
+    return tuple(exclusions)
 
 
 # Smallest capacity of each Filestore tier.
@@ -923,6 +1009,7 @@ def _hub(r: _Reader) -> HubSettings:
         cull_timeout=r.integer("hub.cullTimeout", minimum=300, maximum=7 * 24 * 3600),
         pre_puller=r.boolean("hub.prePuller"),
         placeholders=r.integer("hub.placeholders", maximum=500),
+        expected_users=r.integer("hub.expectedUsers", maximum=5000),
         allow_internet=r.boolean("hub.allowInternet"),
         profiles=_profiles(r),
     )
@@ -1023,6 +1110,28 @@ def _check_allow_rules(r: _Reader, kind: str) -> None:
                          f"every member of {org} gets in, so the team restricts nobody")
 
 
+def _check_class_fits(r: _Reader, cluster: ClusterSettings, hub: HubSettings) -> None:
+    """On gke, the user pool reaches enough nodes for hub.expectedUsers servers of the default profile."""
+    if cluster.gke is None or not hub.expected_users:
+        return
+    pool = cluster.gke.user_pool
+    node = capacity.gke_node(pool.machine_type)
+    if node is None:
+        pulumi.log.warn(f"cluster.userPool.machineType {pool.machine_type} is not sized by components/capacity.py: "
+                        f"check yourself that {pool.max_nodes} nodes hold hub.expectedUsers {hub.expected_users} servers")
+        return
+    profile = hub.default_profile
+    per_node = capacity.servers_per_node(node, _cpu_millis(profile.cpu_guarantee), quantity_bytes(profile.memory_guarantee))
+    if per_node < 1:
+        raise r.fail("cluster.userPool.machineType", pool.machine_type, f"a machine type that holds a server of the "
+                     f"default profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})")
+    needed = capacity.nodes_for(hub.expected_users, per_node)
+    if pool.max_nodes < needed:
+        raise r.fail("cluster.userPool.maxNodes", pool.max_nodes, f"at least {needed} for hub.expectedUsers "
+                     f"{hub.expected_users}: each {pool.machine_type} node holds {per_node} servers of the default "
+                     f"profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})")
+
+
 def load() -> Settings:
     """Read and validate the whole stack configuration; raise ConfigError at the first mistake."""
     project, stack = pulumi.get_project(), pulumi.get_stack()
@@ -1032,6 +1141,7 @@ def load() -> Settings:
     r.check_keys()
     cluster = _cluster(r)
     hub = _hub(r)
+    _check_class_fits(r, cluster, hub)
     return Settings(
         project=project,
         stack=stack,

@@ -31,7 +31,8 @@ def test_gke_pools_core_fixed_and_user_autoscaling_with_label_and_taint(gke):
 
 def test_spot_user_pool_and_regional_cluster_from_config():
     preview = run_preview("gke", {"cluster.userPool.spot": True, "cluster.location": "europe-west3",
-                                  "cluster.userPool.minNodes": 1, "cluster.userPool.maxNodes": 5})
+                                  "cluster.userPool.minNodes": 1, "cluster.userPool.maxNodes": 5,
+                                  "hub.expectedUsers": 35})  # 5 nodes of 7 servers
     [cluster] = preview.of_type("gcp:container/cluster:Cluster")
     assert cluster.inputs["location"] == "europe-west3"
     user = next(p for p in preview.of_type("gcp:container/nodePool:NodePool") if p.inputs["name"] == "user")
@@ -101,3 +102,16 @@ def test_namespace_from_config(baremetal):
     [namespace] = preview.of_type("kubernetes:core/v1:Namespace")
     assert namespace.inputs["metadata"]["name"] == "class-2026"
     assert preview.outputs["namespace"] == "class-2026"
+
+
+def test_maintenance_only_in_the_nightly_window_and_never_in_the_course_week(gke):
+    [cluster] = gke.of_type("gcp:container/cluster:Cluster")
+    assert cluster.inputs["maintenancePolicy"] == {
+        "recurringWindow": {"startTime": "2026-01-05T22:00:00Z", "endTime": "2026-01-06T04:00:00Z",
+                            "recurrence": "FREQ=DAILY"},
+        "maintenanceExclusions": [{"exclusionName": "course-week", "startTime": "2027-03-01T00:00:00Z",
+                                   "endTime": "2027-03-06T00:00:00Z", "exclusionOptions": {"scope": "NO_UPGRADES"}}],
+    }
+    unset = run_preview("gke", {"cluster.maintenance": None, "cluster.maintenanceExclusions": None})
+    [cluster] = unset.of_type("gcp:container/cluster:Cluster")
+    assert "maintenancePolicy" not in cluster.inputs

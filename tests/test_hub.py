@@ -237,7 +237,9 @@ def test_culling_pre_pulling_and_placeholders_from_config(gke):
     v = values(gke)
     assert v["cull"] == {"enabled": True, "timeout": 3600}
     assert v["prePuller"] == {"hook": {"enabled": True}, "continuous": {"enabled": True}}
-    assert v["scheduling"]["userPlaceholder"] == {"enabled": True, "replicas": 2}
+    # Each placeholder holds the room of a server of the default profile (Pulumi.gke.yaml: python-spark).
+    assert v["scheduling"]["userPlaceholder"] == {"enabled": True, "replicas": 2,
+                                                  "resources": {"requests": {"cpu": "0.5", "memory": "2Gi"}}}
     changed = values(run_preview("gke", {"hub.cullTimeout": 1800, "hub.prePuller": False, "hub.placeholders": 0}))
     assert changed["cull"]["timeout"] == 1800
     assert changed["prePuller"] == {"hook": {"enabled": False}, "continuous": {"enabled": False}}
@@ -310,7 +312,7 @@ def builder_args(user_access=()) -> hub_module.JupyterHubArgs:
     hub = HubSettings(host="", letsencrypt_email="", service_type="ClusterIP", ingress=False, ingress_class="nginx",
                       cluster_issuer="",
                       cull_timeout=600, pre_puller=False, placeholders=0, allow_internet=False,
-                      profiles=(Profile("py", "Python", "", PROFILE["image"], "1", "2", "1Gi", "2Gi"),))
+                      profiles=(Profile("py", "Python", "", PROFILE["image"], "1", "2", "1Gi", "2Gi"),), expected_users=0)
     auth = AuthSettings(type="dummy", client_id="", client_secret=None, callback_url="", authorize_url="", token_url="",
                         userdata_url="", username_claim="", groups_claim="", scopes=(), allowed_users=(),
                         allowed_organizations=(), allowed_groups=(), admin_users=(), dummy_password=None,
@@ -399,3 +401,17 @@ BAD = [
 @pytest.mark.parametrize("stack, overrides, message", BAD, ids=[next(iter(o)) for _, o, _ in BAD])
 def test_bad_hub_and_login_configuration_is_one_line(stack, overrides, message):
     assert config_error(stack, overrides) == message
+
+
+def test_the_hub_lets_the_expected_class_start_at_once():
+    assert "concurrentSpawnLimit" not in values(run_preview("baremetal"))["hub"]  # the chart's 64
+    assert values(run_preview("gke", {"hub.expectedUsers": 120, "cluster.userPool.maxNodes": 30}))["hub"][
+        "concurrentSpawnLimit"] == 120
+
+
+def test_placeholders_are_the_size_of_the_default_profile():
+    profiles = [{**PROFILE, "name": "small"}, {**PROFILE, "name": "big", "cpuGuarantee": "2", "cpuLimit": "2",
+                                               "memoryGuarantee": "6Gi", "memoryLimit": "6Gi", "default": True}]
+    placeholder = values(run_preview("baremetal", {"hub.profiles": profiles, "hub.placeholders": 3}))["scheduling"][
+        "userPlaceholder"]
+    assert placeholder == {"enabled": True, "replicas": 3, "resources": {"requests": {"cpu": "2", "memory": "6Gi"}}}
