@@ -886,10 +886,38 @@ def _vora(r: _Reader) -> VoraSettings:
 PYSPARK_IMAGE = "quay.io/jupyter/pyspark-notebook:2026-08-08"
 # Spark 4 is built for Scala 2.13 only, so the Scala profile runs an almond kernel for Scala 2.13.
 SPARK_SCALA_VERSION = "2.13"
+# The Scala profile's image is the project's own (images/scala-spark/Dockerfile): almond's Scala 2.13 kernel,
+# installed outside the home folder on PYSPARK_IMAGE, so that a notebook's Spark driver has the cluster's Spark and
+# Java. .github/workflows/images.yml builds it and pushes it as <registry>/scala-spark:SCALA_SPARK_TAG to the
+# registry in its repository variable IMAGE_REGISTRY, which hub.imageRegistry names here.
+SCALA_SPARK_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "scala-spark"
+SCALA_SPARK_REPOSITORY = "scala-spark"
+
+
+def image_tag(context: Path) -> str:
+    """The tag of the image built from a folder, derived from the folder alone (the program's profiles and the
+    workflow that pushes the image both take it from here): the almond and Scala versions its Dockerfile installs,
+    and 12 hex digits of the sha256 of the Dockerfile and the files it copies. A changed image gets a new tag, so a
+    tag never names two images."""
+    import hashlib
+
+    dockerfile = (context / "Dockerfile").read_text()
+    versions = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.M))
+    copied = sorted({source for line in re.findall(r"^COPY (?!--from=)(.+)$", dockerfile, re.M)
+                     for source in [word for word in line.split() if not word.startswith("--")][:-1]})
+    digest = hashlib.sha256()
+    for name in ["Dockerfile", *copied]:
+        digest.update(name.encode() + b"\0" + (context / name).read_bytes() + b"\0")
+    return f"{versions['ALMOND_VERSION']}-scala-{versions['SCALA_VERSION']}-{digest.hexdigest()[:12]}"
+
+
+SCALA_SPARK_TAG = image_tag(SCALA_SPARK_CONTEXT)
+# Relative to hub.imageRegistry, which _default_profiles puts in front.
+SCALA_SPARK_IMAGE = f"{SCALA_SPARK_REPOSITORY}:{SCALA_SPARK_TAG}"
 
 # The default server profiles: one image each, pinned by exact tag (README, "What a trainee finds"). Jupyter Docker
-# Stacks date tags never move (2026-08-07: Python 3.13.14, JupyterHub 5.5.0, TensorFlow 2.21.0); almond tags
-# name the Scala version of their kernel.
+# Stacks date tags never move (2026-08-07: Python 3.13.14, JupyterHub 5.5.0, TensorFlow 2.21.0); the Scala image's
+# tag changes with its build folder.
 DEFAULT_PROFILES: tuple[dict, ...] = (
     {
         "name": "python-spark",
@@ -916,8 +944,8 @@ DEFAULT_PROFILES: tuple[dict, ...] = (
     {
         "name": "scala",
         "displayName": "Scala",
-        "description": "Scala 2.13 kernel (almond); Spark libraries load with import $ivy.",
-        "image": "almondsh/almond:0.14.1-scala-2.13.16",
+        "description": "Scala 2.13 kernel (almond) with Spark: SparkSession on the shared cluster.",
+        "image": SCALA_SPARK_IMAGE,
         "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi",
     },
 )
@@ -925,6 +953,21 @@ DEFAULT_PROFILES: tuple[dict, ...] = (
 
 def _image_repository(image: str) -> str:
     return image.split("@")[0].rsplit(":", 1)[0]
+
+
+# hub.imageRegistry: a registry host (with a dot or a port, or localhost) and an optional path, as in image names.
+_IMAGE_REGISTRY = re.compile(r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9.-]+:[0-9]+)(:[0-9]+)?"
+                             r"(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
+
+
+def _default_profiles(registry: str) -> list[dict]:
+    """DEFAULT_PROFILES, the Scala image in hub.imageRegistry. Without a registry the Scala profile is left out: its
+    image is the project's own, which nobody has pushed anywhere."""
+    if not registry:
+        pulumi.log.info("hub.imageRegistry is empty, so the default profiles leave Scala out (README, \"What a trainee finds\")")
+        return [p for p in DEFAULT_PROFILES if p["image"] != SCALA_SPARK_IMAGE]
+    return [{**p, "image": f"{registry}/{SCALA_SPARK_IMAGE}"} if p["image"] == SCALA_SPARK_IMAGE else p
+            for p in DEFAULT_PROFILES]
 
 
 # A YAML number is a quantity too (cpuLimit: 2); a number for memory is refused below for its missing unit.
@@ -945,8 +988,10 @@ def _quantity_text(value: Any) -> str:
 
 def _profiles(r: _Reader) -> tuple[Profile, ...]:
     key = "hub.profiles"
+    registry = r.string("hub.imageRegistry", check=_IMAGE_REGISTRY.match,
+                        expected="a registry host and path such as ghcr.io/my-org, without an image name or tag")
     listed = r.json(key)
-    listed = list(DEFAULT_PROFILES) if listed is None else listed
+    listed = _default_profiles(registry) if listed is None else listed
     if not isinstance(listed, list) or not listed:
         raise r.fail(key, listed, "a non-empty list of profiles")
     profiles = []
@@ -961,6 +1006,12 @@ def _profiles(r: _Reader) -> tuple[Profile, ...]:
         if _image_repository(item["image"]) == _image_repository(PYSPARK_IMAGE) and item["image"] != PYSPARK_IMAGE:
             raise r.fail(f"{at}.image", item["image"], f"{PYSPARK_IMAGE}, the image the Spark cluster runs "
                          "(PySpark needs the same Spark and Python in the notebook)")
+        repository = _image_repository(item["image"])
+        if repository.rsplit("/", 1)[-1] == SCALA_SPARK_REPOSITORY and not (
+                "/" in repository and item["image"] == f"{repository}:{SCALA_SPARK_TAG}"):
+            registry_part = repository if "/" in repository else f"REGISTRY/{repository}"
+            raise r.fail(f"{at}.image", item["image"], f"{registry_part}:{SCALA_SPARK_TAG}, the tag under which "
+                         ".github/workflows/images.yml pushes images/scala-spark (built on the Spark cluster's image)")
         for low, high, pattern, parse in (("cpuGuarantee", "cpuLimit", _CPU, _cpu_millis),
                                           ("memoryGuarantee", "memoryLimit", _QUANTITY, quantity_bytes)):
             for field in (low, high):
