@@ -15,6 +15,12 @@ from components.user_access import UserAccess
 STRIMZI_CHART = "oci://quay.io/strimzi-helm/strimzi-kafka-operator"
 STRIMZI_VERSION = "1.2.0"
 STRIMZI_API = "kafka.strimzi.io/v1"
+# Helm installs a chart's crds/ only on the first install and never upgrades them, so the CRDs of the pinned
+# version come from the release's own bundle, applied before the operator, as Strimzi's upgrade instructions
+# say (strimzi/strimzi-kafka-operator, tag 1.2.0, packaging/helm-charts/helm3/strimzi-kafka-operator/README.md,
+# "Upgrading your clusters": apply the new CRDs before upgrading the operator).
+STRIMZI_CRDS = (f"https://github.com/strimzi/strimzi-kafka-operator/releases/download/{STRIMZI_VERSION}/"
+                f"strimzi-crds-{STRIMZI_VERSION}.yaml")
 
 CLUSTER_NAME = "kafka"
 POOL_NAME = "nodes"
@@ -51,6 +57,7 @@ def core_affinity(node_selector: dict[str, str]) -> dict:
 class Kafka(pulumi.ComponentResource):
     """The Strimzi 1.2.0 operator and one Kafka cluster in KRaft mode whose nodes are controller and broker."""
 
+    crds: k8s.yaml.v2.ConfigFile
     operator: k8s.helm.v3.Release
     kafka: k8s.apiextensions.CustomResource
     node_pool: k8s.apiextensions.CustomResource
@@ -64,6 +71,7 @@ class Kafka(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
         namespace = cluster.namespace
 
+        self.crds = k8s.yaml.v2.ConfigFile(f"{name}-strimzi-crds", file=STRIMZI_CRDS, opts=child)
         # Installed into the environment namespace, the operator watches exactly that namespace (the chart's
         # default; listing it in watchNamespaces as well would create duplicate RoleBindings).
         self.operator = k8s.helm.v3.Release(
@@ -73,7 +81,8 @@ class Kafka(pulumi.ComponentResource):
             version=STRIMZI_VERSION,
             namespace=namespace,
             values={"nodeSelector": dict(cluster.core_node_selector)} if cluster.core_node_selector else {},
-            opts=child,
+            skip_crds=True,  # the CRDs above, which stay in step with the version
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.crds])),
         )
         # The custom resources need the operator's CRDs, and the operator to act on them.
         after_operator = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.operator]))

@@ -216,3 +216,16 @@ def test_a_paused_cluster_carries_strimzis_pause_annotation(gke):
     assert "annotations" not in kafka(gke)
     paused = run_preview("gke", {"services.kafka.paused": True})
     assert kafka(paused)["annotations"] == {"strimzi.io/pause-reconciliation": "true"}
+
+
+def test_strimzis_crds_of_the_pinned_version_are_applied_before_the_operator(gke):
+    """Helm never upgrades a chart's crds/: the release's CRD bundle is applied first, the chart skips its own."""
+    [crds] = gke.of_type("kubernetes:yaml/v2:ConfigFile")
+    assert crds.inputs["file"] == ("https://github.com/strimzi/strimzi-kafka-operator/releases/download/1.2.0/"
+                                   "strimzi-crds-1.2.0.yaml")
+    operator = gke.releases()["strimzi"]
+    assert operator.inputs["skipCrds"] is True
+    assert crds.urn in operator.dependsOn
+    for kind in KINDS:
+        for resource in gke.of_type(f"kubernetes:kafka.strimzi.io/v1:{kind}"):
+            assert gke.depends_on(resource, operator) and gke.depends_on(resource, crds)
