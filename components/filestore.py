@@ -13,6 +13,16 @@ from components.nfs_endpoint import NfsEndpoint
 from components.settings import FILESTORE_ZONAL_TIERS, GkeSettings, StorageSettings
 
 SHARE_NAME = "training"
+# Tiers that serve NFSv4.1 (pulumi/pulumi-gcp 10.2.0, sdk/python/pulumi_gcp/filestore/instance.py, `protocol`:
+# "NFSv4.1 can be used with HIGH_SCALE_SSD, ZONAL, REGIONAL and ENTERPRISE"); the basic tiers serve NFSv3 only.
+NFS4_TIERS = ("ZONAL", "REGIONAL", "ENTERPRISE")
+
+
+def mount_options(tier: str) -> tuple[str, ...]:
+    """NFSv4.1, whose locks are part of the protocol, where the tier serves it; else NFSv3 without the lock
+    protocol (NLM), which needs rpc.statd on every node: locks then hold within a node only, and no program of
+    the environment relies on locks across nodes (the trainees' SQLite files stay off NFS)."""
+    return ("nfsvers=4.1",) if tier in NFS4_TIERS else ("nfsvers=3", "nolock")
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class FilestoreShare(pulumi.ComponentResource):
             # Basic and zonal tiers live in a zone, regional and enterprise tiers in a region.
             location=settings.zone if settings.filestore_tier in FILESTORE_ZONAL_TIERS else region,
             tier=settings.filestore_tier,
+            protocol="NFS_V4_1" if settings.filestore_tier in NFS4_TIERS else "NFS_V3",
             file_shares=gcp.filestore.InstanceFileSharesArgs(name=SHARE_NAME, capacity_gb=size_gib(settings.size)),
             networks=[gcp.filestore.InstanceNetworkArgs(network=gke.network, modes=["MODE_IPV4"])],
             deletion_protection_enabled=True,

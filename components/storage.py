@@ -21,6 +21,7 @@ from components.cluster import ClusterResult
 from components.data_volume import GceDataDisk, GceDataDiskArgs, StorageClassVolume, StorageClassVolumeArgs
 from components.datasets import DatasetSeeding, DatasetSeedingArgs
 from components.filestore import FilestoreShare, FilestoreShareArgs
+from components.filestore import mount_options as filestore_mount_options
 from components.folders import FolderPreparation, FolderPreparationArgs
 from components.nfs_endpoint import NfsEndpoint
 from components.nfs_server import NfsServer, NfsServerArgs
@@ -37,9 +38,12 @@ class StorageResult:
     storage_class: pulumi.Output[str]  # StorageClass of the personal folders (dynamic provisioner)
 
 
-# Mount options of every NFS volume, by storage.mode: the in-cluster Ganesha serves NFSv4.1+ only; every
-# Filestore tier serves NFSv3 (v4.1 only on request); an external server negotiates with the client.
-MOUNT_OPTIONS = {"in-cluster": ("nfsvers=4.1",), "filestore": ("nfsvers=3",), "external": ()}
+# Mount options of every NFS volume, by storage.mode: the in-cluster Ganesha serves NFSv4.1+ only; Filestore
+# by tier (filestore.mount_options); an external server negotiates with the client.
+def mount_options(settings: StorageSettings) -> tuple[str, ...]:
+    if settings.mode == "filestore":
+        return filestore_mount_options(settings.filestore_tier)
+    return ("nfsvers=4.1",) if settings.mode == "in-cluster" else ()
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,11 @@ class NfsStorage(pulumi.ComponentResource):
             DatasetSeeding(f"{name}-datasets", DatasetSeedingArgs(
                 settings=settings, cluster=cluster, endpoint=endpoint, anonymous_gcs=cluster.kind != "gke",
             ), opts=child)
-        mount_options = MOUNT_OPTIONS[settings.mode]
+        options = mount_options(settings)
         volumes = NfsVolumes(f"{name}-volumes", NfsVolumesArgs(
-            settings=settings, cluster=cluster, endpoint=endpoint, mount_options=mount_options), opts=child)
+            settings=settings, cluster=cluster, endpoint=endpoint, mount_options=options), opts=child)
         provisioner = NfsProvisioner(f"{name}-provisioner", NfsProvisionerArgs(
-            settings=settings, cluster=cluster, endpoint=endpoint, mount_options=mount_options), opts=child)
+            settings=settings, cluster=cluster, endpoint=endpoint, mount_options=options), opts=child)
 
         self.result = StorageResult(
             endpoint=endpoint,

@@ -318,7 +318,7 @@ ENDPOINT_SOURCES = {
     "existing in-cluster on a StorageClass": SERVER,
     "existing in-cluster on a node's directory": SERVER,
 }
-MOUNT_OPTIONS = {"gke in-cluster": ["nfsvers=4.1"], "gke filestore": ["nfsvers=3"], "existing external": [],
+MOUNT_OPTIONS = {"gke in-cluster": ["nfsvers=4.1"], "gke filestore": ["nfsvers=3", "nolock"], "existing external": [],
                  "existing in-cluster on a StorageClass": ["nfsvers=4.1"],
                  "existing in-cluster on a node's directory": ["nfsvers=4.1"]}
 
@@ -546,3 +546,18 @@ def test_images_are_pinned_by_exact_tag():
 ])
 def test_bad_storage_configuration_is_rejected_with_one_line(stack, overrides, message):
     assert config_error(stack, overrides) == message
+
+
+@pytest.mark.parametrize(("tier", "protocol", "options"), [
+    ("BASIC_HDD", "NFS_V3", ["nfsvers=3", "nolock"]),  # no rpc.statd needed on the nodes
+    ("BASIC_SSD", "NFS_V3", ["nfsvers=3", "nolock"]),
+    ("ZONAL", "NFS_V4_1", ["nfsvers=4.1"]),
+    ("REGIONAL", "NFS_V4_1", ["nfsvers=4.1"]),
+    ("ENTERPRISE", "NFS_V4_1", ["nfsvers=4.1"]),
+])
+def test_filestore_serves_and_is_mounted_with_the_protocol_of_its_tier(tier, protocol, options):
+    size = {"BASIC_SSD": "2560Gi"}.get(tier, "1Ti")
+    preview = run_preview("gke", {**FILESTORE, "storage.filestoreTier": tier, "storage.size": size})
+    assert only(preview, "gcp:filestore/instance:Instance").inputs["protocol"] == protocol
+    assert volumes_release(preview).inputs["values"]["mountOptions"] == options
+    assert storage_class(preview).inputs["mountOptions"] == options
