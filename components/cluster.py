@@ -211,7 +211,10 @@ def _maintenance_policy(gke: GkeSettings) -> Optional[gcp.container.ClusterMaint
 
 
 def gke_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
-    """A kubeconfig that authenticates with the gke-gcloud-auth-plugin, as gcloud writes it."""
+    """A kubeconfig that authenticates with the gke-gcloud-auth-plugin, as gcloud writes it, but with the
+    application-default credentials that Pulumi's GCP provider uses too (`gcloud auth application-default
+    login`, or a service account in CI), rather than gcloud's own login: the plugin's flag
+    --use_application_default_credentials (kubernetes/cloud-provider-gcp, cmd/gke-gcloud-auth-plugin/main.go)."""
     context = f"gke-{cluster_name}"
     return json.dumps({
         "apiVersion": "v1",
@@ -225,6 +228,7 @@ def gke_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str
         "users": [{"name": context, "user": {"exec": {
             "apiVersion": "client.authentication.k8s.io/v1beta1",
             "command": "gke-gcloud-auth-plugin",
+            "args": ["--use_application_default_credentials"],
             "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
             "provideClusterInfo": True,
         }}}],

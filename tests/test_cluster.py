@@ -77,6 +77,8 @@ def test_kubeconfig_authenticates_with_the_gke_auth_plugin():
     assert cluster["cluster"] == {"server": "https://203.0.113.7", "certificate-authority-data": "Q0E="}
     [user] = config["users"]
     assert user["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
+    # The credentials `gcloud auth application-default login` sets up (README, Prerequisites), as Pulumi uses.
+    assert user["user"]["exec"]["args"] == ["--use_application_default_credentials"]
     assert config["current-context"] == "gke-ml-training"
 
 
