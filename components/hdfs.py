@@ -15,9 +15,25 @@ from components.settings import HdfsSettings
 from components.user_access import UserAccess
 
 # Spark 4's Hadoop client (in the notebooks and on the workers) is a 3.4 release too.
+# Upstream: the apache/hadoop branch docker-hadoop-3.4.2, file Dockerfile (pushed by HADOOP-19711, apache/hadoop
+# pull request #8005): Hadoop's binary tarball unpacked into /opt/hadoop on top of an apache/hadoop-runner image.
+# That branch's Dockerfile itself could not be read for this check (the apache/hadoop snapshot is too large to
+# mirror); the facts below are cited from the runner's and from earlier docker-hadoop-3 Dockerfiles and from
+# Hadoop's tree (tests/test_image_layout.py keeps them). Java is the runner's and nothing here depends on its
+# version ("The base apache/hadoop-runner image has Java 1.8", apache/hadoop pull request #8408, on the hadoop3
+# image in 2026-04; which runner tag 3.4.2 was built on is not verified).
 HADOOP_IMAGE = "apache/hadoop:3.4.2"
-# The image's user "hadoop" (uid 1000, group users 100).
+# The image's user "hadoop" (uid 1000, group users 100), the user the image runs as: apache/hadoop-runner's
+# Dockerfile, "RUN useradd --uid 1000 hadoop --gid 100 --home /opt/hadoop" and "USER hadoop" (apache/hadoop,
+# Dockerfile at 02cf95182546783e0bf137573c96a6fc219c9274, a docker-hadoop-runner branch). The runner for
+# Hadoop 3.5 (branch docker-hadoop-runner-jdk17-u2404, apache/hadoop pull request #8413) moves it to uid 1001.
 HADOOP_USER, HADOOP_GROUP = 1000, 100
+# HADOOP_HOME is /opt/hadoop: "mv hadoop* hadoop" in /opt, "WORKDIR /opt/hadoop" (apache/hadoop, Dockerfile at
+# f309d08bb1b25f92a8bc55d263c1534514a79f75, docker-hadoop-3 as of Hadoop 3.0.0). The tarball's etc/hadoop is
+# Hadoop's hadoop-common-project/hadoop-common/src/main/conf (core-site.xml, hadoop-env.sh, log4j.properties) and
+# hadoop-hdfs-project/hadoop-hdfs/src/main/conf/hdfs-site.xml. Not verified for 3.4.2: that its Dockerfile sets
+# HADOOP_CONF_DIR=/opt/hadoop/etc/hadoop (the runner's Dockerfile above sets HADOOP_CONF_DIR=/etc/hadoop, and
+# Hadoop reads its configuration from HADOOP_CONF_DIR).
 CONFIG_DIR = "/opt/hadoop/etc/hadoop"
 
 NAMENODE_SERVICE = "hdfs-namenode"
@@ -39,6 +55,10 @@ NAME_DIR = f"{VOLUME_PATH}/name"
 DATA_DIR = f"{VOLUME_PATH}/blocks"
 
 # Formats the name directory exactly once: only while it holds no VERSION file, which a format writes last.
+# "-force option formats if the name directory exists. -nonInteractive option aborts if the name directory
+# exists, unless -force option is specified" (apache/hadoop, hadoop-hdfs-project/hadoop-hdfs/src/site/markdown/
+# HDFSCommands.md, "namenode"). hdfs is on PATH: the runner's "ENV PATH $PATH:/opt/hadoop/bin" (Dockerfile at
+# 02cf95182546783e0bf137573c96a6fc219c9274), bin/hdfs being hadoop-hdfs-project/hadoop-hdfs/src/main/bin/hdfs.
 FORMAT_ONCE = (
     'if [ -f "$NAME_DIR/current/VERSION" ]; then echo "HDFS is formatted: $NAME_DIR"; '
     'else exec hdfs namenode -format -nonInteractive -force; fi'
@@ -249,7 +269,10 @@ class Hdfs(pulumi.ComponentResource):
 
 
 def _config_mounts() -> list[k8s.core.v1.VolumeMountArgs]:
-    # File by file, so that the image's other configuration (log4j.properties, hadoop-env.sh) stays.
+    # File by file, so that the image's other configuration (log4j.properties, hadoop-env.sh) stays: the
+    # docker-hadoop-3 Dockerfile replaces log4j.properties with its own ("ADD log4j.properties
+    # /opt/hadoop/etc/hadoop/log4j.properties", apache/hadoop Dockerfile at f309d08bb1b25f92a8bc55d263c1534514a79f75);
+    # hadoop-env.sh is the tarball's (see CONFIG_DIR).
     return [k8s.core.v1.VolumeMountArgs(name="config", mount_path=f"{CONFIG_DIR}/{file}", sub_path=file, read_only=True)
             for file in ("core-site.xml", "hdfs-site.xml")]
 
