@@ -15,6 +15,15 @@ from components.nfs_endpoint import NfsEndpoint
 from components.settings import Dataset, StorageSettings
 
 # curl for https://, gcloud for gs://, sha256sum: all in Google's Cloud CLI image, pinned by version.
+# GoogleCloudPlatform/cloud-sdk-docker builds VERSION-slim from debian_slim/Dockerfile (generate_cloudbuild.py:
+# 'debian_slim': 'slim', REBRAND_NAME='google-cloud-cli', GCRIO_PROJECT='google.com/cloudsdktool'). The repository
+# has no tag for 555.0.0, released about February 2026 (README.md names 533.0.0 on 2025-09-05, 378b353, and 566.0.0
+# on 2026-04-29, be3d974): debian_slim/Dockerfile was then as b8db7c9eda7dac3c824959698cee461442ee2d26 (2025-07-21)
+# left it until 8bdbef49d728ce34211537d1213011225369f54b (2026-04-15) moved it to Debian 13:
+# "FROM marketplace.gcr.io/google/debian12:latest", "apt-get install ... curl ... git gnupg",
+# "google-cloud-cli=${CLOUD_SDK_VERSION}-0" (gcloud; README.md at 4d912428f54aecf49c855b52bd863baa53db5c28 points
+# to "gcloud storage"). No USER line: it runs as root (the Job asks for uid 0 anyway). sha256sum, cut, mkdir,
+# dirname, rm, chmod and mv are Debian's coreutils, an Essential package of every Debian 12 system.
 CLOUD_CLI_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:555.0.0-slim"
 SEED_DATASETS_SCRIPT = (Path(__file__).parent / "files" / "seed-datasets.sh").read_text()
 SERVICE_ACCOUNT = "dataset-seeder"

@@ -14,9 +14,20 @@ from components.cluster import ClusterResult
 from components.nfs_endpoint import NfsEndpoint
 from components.settings import StorageSettings
 
-# The notebook user of the Jupyter Docker Stacks images (jovyan, group users).
+# The notebook user of the Jupyter Docker Stacks images (jovyan, group users): jupyter/docker-stacks,
+# images/docker-stacks-foundation/Dockerfile, 'ARG NB_UID="1000"' and 'ARG NB_GID="100"', at the commits that built
+# the images in use: 92e38afb8743c95e67b098695cc332e7d05a0568 (2026-08-07) and
+# 8209386950497966c8a9aa446b9a84a5dd78eab5 (2026-08-08).
 NOTEBOOK_UID = 1000
 NOTEBOOK_GID = 100
+# The tag 1.37.0 is docker-library/busybox's latest-1/glibc (docker-library/official-images, library/busybox at
+# 37079fb336f572a88700cf32e5e1f6be54a04e8f: "Tags: 1.37.0, 1.37", "amd64-Directory: latest-1/glibc/amd64"), built by
+# latest-1/glibc/Dockerfile.builder (docker-library/busybox at e7bf068f570ae5a3236675c3c6b22a576773e833): BusyBox's
+# "make defconfig", then "busybox --install /bin". Its root filesystem, the image's one layer (sha256 436a1b1f...;
+# latest-1/glibc/amd64/rootfs.tar.gz on branch dist-amd64 at 70ce0fb98bee360bbcce132660d727bf6ce55a99), has sh,
+# mkdir, stat, chown and chmod in /bin (all the applets: tests/test_image_layout.py); stat -c is
+# FEATURE_STAT_FORMAT, "default y" (coreutils/stat.c, mirror/busybox at 371fe9f71d445d18be28c82a2a6d82115c8af19d,
+# its newest commit, older than 1.37.0). latest-1/glibc/amd64/image-config.json sets no User: it runs as root.
 BUSYBOX_IMAGE = "docker.io/library/busybox:1.37.0"
 PREPARE_FOLDERS_SCRIPT = (Path(__file__).parent / "files" / "prepare-folders.sh").read_text()
 LABELS = {"app.kubernetes.io/part-of": "ml-training", "app.kubernetes.io/component": "storage"}
