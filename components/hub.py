@@ -32,16 +32,35 @@ RELEASE_NAME = "jupyterhub"
 # The chart names its Services without a release prefix; proxy-public is the hub's front door.
 PROXY_SERVICE = "proxy-public"
 
+# The notebook images' home: 'ENV ... HOME="/home/${NB_USER}"' with 'ARG NB_USER="jovyan"' (jupyter/docker-stacks,
+# images/docker-stacks-foundation/Dockerfile at 92e38afb8743c95e67b098695cc332e7d05a0568, which built the 2026-08-07
+# images, and 8209386950497966c8a9aa446b9a84a5dd78eab5, the 2026-08-08 ones).
 HOME = "/home/jovyan"
 PUBLIC_MOUNT = f"{HOME}/public"
 SHARED_MOUNT = f"{HOME}/shared"
 
 # Local (node) disk of the user pod, gone with the server: fine for history and signatures, safe for SQLite.
+# jovyan writes there: the foundation Dockerfile above runs its Python install as "USER ${NB_UID}" in "WORKDIR /tmp".
 LOCAL_STATE_DIR = "/tmp"
 IPYTHON_HISTORY = f"{LOCAL_STATE_DIR}/ipython_history.sqlite"
 NOTEBOOK_SIGNATURES = f"{LOCAL_STATE_DIR}/nbsignatures.db"
 # System-wide config directories that IPython (kernels too) and Jupyter Server search, which the Jupyter
 # Docker Stacks images leave empty (they configure /etc/ipython and /etc/jupyter).
+# - IPython: SYSTEM_CONFIG_DIRS = ["/usr/local/etc/ipython", "/etc/ipython"] on Linux, searched by every
+#   BaseIPythonApplication, which loads 'ipython_config' first (ipython/ipython 9.16.1, IPython/core/application.py;
+#   the kernel is one: ipython/ipykernel v7.3.0, ipykernel/kernelapp.py, IPKernelApp). traitlets loads both the .py
+#   and the .json of a config name (ipython/traitlets v5.16.1, traitlets/config/application.py, _load_config_files).
+#   HistoryManager takes hist_file from HistoryAccessor (IPython/core/history.py).
+# - Jupyter: SYSTEM_CONFIG_PATH = ["/usr/local/etc/jupyter", "/etc/jupyter"] unless JUPYTER_PLATFORM_DIRS is set,
+#   which the images do not set (jupyter/jupyter_core v5.9.1, jupyter_core/paths.py); ServerApp's name
+#   "jupyter-server" makes the file jupyter_server_config (jupyter_core/application.py; jupyter-server/jupyter_server
+#   v2.20.0, jupyter_server/serverapp.py). Its contents manager's NotebookNotary has db_file (jupyter/nbformat
+#   v5.11.0, nbformat/sign.py). These are the newest releases before the images were built; docker-stacks pins none
+#   of these packages.
+# - The images: no /usr/local/etc in jupyter/docker-stacks images/ at the commits above; base-notebook copies
+#   jupyter_server_config.py to /etc/jupyter/, pyspark-notebook ipython_kernel_config.py to /etc/ipython/.
+# - The chart writes extraFiles data as JSON for a .json mountPath (jupyterhub/zero-to-jupyterhub-k8s 4.4.0,
+#   jupyterhub/templates/_helpers.tpl).
 IPYTHON_CONFIG = "/usr/local/etc/ipython/ipython_config.json"
 JUPYTER_SERVER_CONFIG = "/usr/local/etc/jupyter/jupyter_server_config.json"
 
