@@ -195,6 +195,9 @@ def kernel_command(environment: Mapping[str, str], arguments: Sequence[str], cla
     settings, ignored = submit_settings(environment.get("PYSPARK_SUBMIT_ARGS", ""))
     jars = [jar for jar in settings.pop("spark.jars", "").split(",") if jar] + _lines(almond_home / EXECUTOR_JARS)
     settings.update({"spark.repl.class.outputDir": classes, "spark.jars": ",".join(jars)})
+    # SparkSession.builder() names an unnamed application with a random UUID, a bare SparkContext refuses it: this
+    # name tells a trainer on the master's web UI whose session it is (JupyterHub sets JUPYTERHUB_USER).
+    settings.setdefault("spark.app.name", f"scala-{environment.get('JUPYTERHUB_USER') or 'notebook'}")
     heap = [f"-Xmx{settings['spark.driver.memory']}"] if settings.get("spark.driver.memory") else []
     command = [
         java, *_lines(almond_home / DRIVER_JAVA_OPTIONS), *heap,
@@ -210,7 +213,7 @@ def kernel_command(environment: Mapping[str, str], arguments: Sequence[str], cla
 def run(arguments: Sequence[str]) -> None:
     # On the pod's local disk, gone with the server; one directory per kernel, as almond's own default.
     classes = tempfile.mkdtemp(prefix="almond-classes-")
-    command, ignored = kernel_command(os.environ, arguments, classes)
+    command, ignored = kernel_command(os.environ, arguments, classes, almond_home=ALMOND_HOME)
     if ignored:
         print(f"spark_kernel.py: PYSPARK_SUBMIT_ARGS options not applied to the Scala kernel: {' '.join(ignored)}",
               file=sys.stderr)
