@@ -55,7 +55,8 @@ class GceDataDisk(pulumi.ComponentResource):
             type=settings.disk_type,
             size=size_gib(settings.size),
             labels=labels,
-            opts=pulumi.ResourceOptions.merge(KEEP, pulumi.ResourceOptions(parent=self)),
+            # A larger storage.size grows the disk through its claim (below), which also grows the filesystem.
+            opts=pulumi.ResourceOptions.merge(KEEP, pulumi.ResourceOptions(parent=self, ignore_changes=["size"])),
         )
         self.snapshot_schedule = gcp.compute.ResourcePolicy(
             f"{name}-snapshot-schedule",
@@ -91,6 +92,10 @@ class GceDataDisk(pulumi.ComponentResource):
 
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.cluster.provider)
         namespace = args.cluster.namespace
+        # The volume and its claim are of the cluster's data class, which allows expansion: a larger request of
+        # the claim makes the PD CSI driver grow the disk and then, on the node, the ext4 filesystem the NFS
+        # server exports. The volume's capacity is the resizer's to update: Pulumi leaves it as created.
+        expandable_class = args.cluster.data_storage_class
         volume = k8s.core.v1.PersistentVolume(
             f"{name}-volume",
             metadata={"name": pulumi.Output.concat(namespace, "-", CLAIM_NAME), "labels": LABELS},
@@ -98,7 +103,7 @@ class GceDataDisk(pulumi.ComponentResource):
                 "capacity": {"storage": settings.size},
                 "accessModes": ["ReadWriteOnce"],
                 "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "",
+                "storageClassName": expandable_class,
                 "volumeMode": "Filesystem",
                 "csi": {
                     "driver": "pd.csi.storage.gke.io",
@@ -111,14 +116,14 @@ class GceDataDisk(pulumi.ComponentResource):
                 ]}]}},
                 "claimRef": {"namespace": namespace, "name": CLAIM_NAME},
             },
-            opts=k8s_opts,
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(ignore_changes=["spec.capacity"])),
         )
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-claim",
             metadata={"name": CLAIM_NAME, "namespace": namespace, "labels": LABELS},
             spec={
                 "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
+                "storageClassName": expandable_class,
                 "volumeName": volume.metadata.name,
                 "resources": {"requests": {"storage": settings.size}},
             },

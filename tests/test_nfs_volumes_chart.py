@@ -107,9 +107,25 @@ def test_folder_names_claim_names_sizes_and_path_from_values(helm, tmp_path):
     assert public_volume["nfs"]["path"] == "/srv/nfs/ml-training/course"
     assert shared_volume["nfs"]["path"] == "/srv/nfs/ml-training/team_space"
     assert public_volume["capacity"] == {"storage": "2Ti"}
-    assert objects[("PersistentVolumeClaim", "team-space")]["spec"]["resources"]["requests"] == {"storage": "2Ti"}
+    # The claim asks for a nominal minimum: its size never changes (below).
+    assert objects[("PersistentVolumeClaim", "team-space")]["spec"]["resources"]["requests"] == {"storage": "1Mi"}
     # No mount options: the client and the server negotiate.
     assert "mountOptions" not in public_volume
+
+
+def test_a_larger_export_changes_the_volumes_capacity_and_never_a_claim(helm, tmp_path):
+    """Kubernetes refuses to resize a claim without an expandable StorageClass, as these static claims are:
+    growing storage.size must leave them as they are."""
+    def objects(size: str) -> dict:
+        values = {**VALUES["external"], "public": {**VALUES["external"]["public"], "size": size},
+                  "shared": {**VALUES["external"]["shared"], "size": size}}
+        (tmp_path / size).mkdir()
+        return by_kind(render(helm, values, tmp_path / size))
+
+    before, after = objects("500Gi"), objects("2Ti")
+    for claim in ("course-material", "team-space"):
+        assert before[("PersistentVolumeClaim", claim)] == after[("PersistentVolumeClaim", claim)]
+        assert after[("PersistentVolume", f"class-1-{claim}")]["spec"]["capacity"] == {"storage": "2Ti"}
 
 
 def test_missing_server_is_refused(helm, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from tools import preview as offline
 
 KEYS = {"urn", "type", "name", "custom", "parent", "dependsOn", "provider", "protect", "retainOnDelete",
-        "deleteBeforeReplace", "inputs"}
+        "deleteBeforeReplace", "ignoreChanges", "inputs"}
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -38,6 +38,7 @@ def test_resources_json_has_exactly_the_documented_keys(written):
         assert all(dependency in urns for dependency in resource["dependsOn"])
         for flag in ("protect", "retainOnDelete", "deleteBeforeReplace"):
             assert isinstance(resource[flag], bool)
+        assert all(isinstance(path, str) for path in resource["ignoreChanges"])
     assert [r["urn"] for r in resources] == sorted(urns)
 
 

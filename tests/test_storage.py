@@ -154,9 +154,27 @@ def test_gke_disk_reaches_the_server_through_a_retained_volume_bound_to_its_clai
     assert spec["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"] == [
         {"key": "topology.gke.io/zone", "operator": "In", "values": ["europe-west3-a"]}]
     assert claim.inputs["spec"]["volumeName"] == volume.inputs["metadata"]["name"] == "jupyterhub-nfs-data"
-    assert claim.inputs["spec"]["storageClassName"] == ""
+    # Both of the data class, which allows expansion, so that the claim can grow (below).
+    assert claim.inputs["spec"]["storageClassName"] == spec["storageClassName"] == "jupyterhub-data"
     assert {"name": "export", "persistentVolumeClaim": {"claimName": "nfs-data"}} in pod(server)["volumes"]
     assert gke.depends_on(volume, disk) and gke.depends_on(claim, volume) and gke.depends_on(server, claim)
+
+
+def test_a_larger_storage_size_grows_the_disk_and_its_filesystem_through_the_claim(gke):
+    """The claim's request is the one size Pulumi changes: Kubernetes' resizer then grows the disk (PD CSI's
+    ControllerExpandVolume) and the filesystem on the node; Pulumi leaves the disk's size and the volume's
+    capacity to it, and the public and shared claims never change (tests/test_nfs_volumes_chart.py)."""
+    grown = run_preview("gke", {"storage.size": "200Gi"})
+    claim = only(grown, "kubernetes:core/v1:PersistentVolumeClaim")
+    assert claim.inputs["spec"]["resources"]["requests"] == {"storage": "200Gi"}
+    assert only(grown, "gcp:compute/disk:Disk").ignoreChanges == ["size"]
+    assert only(grown, "kubernetes:core/v1:PersistentVolume").ignoreChanges == ["spec.capacity"]
+    [data_class] = [c for c in grown.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+                    if c.inputs["metadata"]["name"] == claim.inputs["spec"]["storageClassName"]]
+    assert data_class.inputs["allowVolumeExpansion"] is True
+    before, after = volumes_release(gke).inputs["values"], volumes_release(grown).inputs["values"]
+    assert {k: v for k, v in after.items() if k not in ("public", "shared")} == \
+        {k: v for k, v in before.items() if k not in ("public", "shared")}
 
 
 def test_regional_cluster_puts_the_disk_in_the_configured_zone():

@@ -209,6 +209,7 @@ class Registration:
     protect: bool
     retainOnDelete: bool
     deleteBeforeReplace: bool
+    ignoreChanges: list[str]
     inputs: dict
 
     def as_json(self) -> dict:
@@ -239,6 +240,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retainOnDelete=bool(request.retainOnDelete),
                 deleteBeforeReplace=bool(request.deleteBeforeReplace),
+                ignoreChanges=sorted(request.ignoreChanges),
                 inputs=redact(json_format.MessageToDict(request.object)),
             ))
         return response

@@ -58,7 +58,9 @@ spec:
   storageClassName: ""
   volumeMode: Filesystem
   volumeName: {{ $volumeName }}
+  # A folder of the export has no size of its own, and Kubernetes refuses to resize a claim without an
+  # expandable StorageClass: the claim asks for a nominal minimum, the volume shows the export's size.
   resources:
     requests:
-      storage: {{ .volume.size | quote }}
+      storage: "1Mi"
 {{- end }}
