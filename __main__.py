@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components import continuity
 from components.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
 from components.hdfs import Hdfs, HdfsArgs
 from components.hub import JupyterHub, JupyterHubArgs
@@ -12,6 +13,7 @@ from components.storage import NfsStorage, NfsStorageArgs
 from components.vora import Vora, VoraArgs
 
 settings = load()
+continuity.check(settings, continuity.deployed_identity())  # where the data lives never changes by accident
 
 if settings.cluster.type == "gke":
     cluster = GkeCluster("gke", GkeClusterArgs(settings=settings.cluster, namespace=settings.namespace)).result
@@ -53,5 +55,6 @@ pulumi.export("namespace", cluster.namespace)
 pulumi.export("nfsServer", storage.endpoint.server)
 pulumi.export("nfsPath", storage.endpoint.path)
 pulumi.export("personalStorageClass", storage.storage_class)
+pulumi.export(continuity.DATA_IDENTITY, continuity.identity(settings))
 if cluster.kubeconfig is not None:
     pulumi.export("kubeconfig", cluster.kubeconfig)

@@ -137,10 +137,16 @@ def mock_cluster_ip(name: str) -> str:
 
 
 class Mocks(pulumi_mocks.Mocks):
-    """Answers resource registrations with the outputs a real provider would add."""
+    """Answers resource registrations with the outputs a real provider would add; a reference to a stack (the
+    program reads its own last deployment) answers with deployed_outputs, {} for a stack never deployed."""
+
+    def __init__(self, deployed_outputs: Optional[dict[str, Any]] = None):
+        self.deployed_outputs = deployed_outputs or {}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            return args.resource_id, {**state, "outputs": self.deployed_outputs, "secretOutputNames": []}
         if args.typ.startswith("kubernetes:"):
             metadata = dict(state.get("metadata") or {})
             metadata.setdefault("name", f"{args.name}-{_digest(args.name).hex()[:8]}")
@@ -310,16 +316,17 @@ async def _resolve(value: Any) -> Any:
     return redact(await output.future())
 
 
-def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> Preview:
+def run(stack: str, overrides: Optional[dict[str, Any]] = None, deployed: Optional[dict[str, Any]] = None) -> Preview:
     """Evaluate the program for a stack under mocks; raises the program's ConfigError on bad settings.
 
     A secret the stack's modes need and the stack file does not set (a fresh clone sets none) gets a
-    stand-in, named in Preview.stand_ins, so that the preview shows what a real run would declare."""
+    stand-in, named in Preview.stand_ins, so that the preview shows what a real run would declare. deployed
+    (for tests) stands for the outputs of the stack's last deployment, which the program reads back."""
     overrides = dict(overrides or {})
     stand_ins: list[str] = []
     while True:
         try:
-            preview = _run_once(stack, overrides)
+            preview = _run_once(stack, overrides, deployed)
         except MissingSecret as missing:
             if missing.key in stand_ins:
                 raise
@@ -330,13 +337,14 @@ def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> Preview:
         return preview
 
 
-def _run_once(stack: str, overrides: dict[str, Any]) -> Preview:
+def _run_once(stack: str, overrides: dict[str, Any], deployed: Optional[dict[str, Any]] = None) -> Preview:
     document = stack_document(stack, overrides)
     config, secret_keys = _engine_config(document)
-    monitor = RecordingMonitor(Mocks())
+    mocks = Mocks(deployed)
+    monitor = RecordingMonitor(mocks)
     warnings = _WarningCollector()
     runtime_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(Mocks(), project=project_name(), stack=stack, preview=True, monitor=monitor,
+    pulumi.runtime.set_mocks(mocks, project=project_name(), stack=stack, preview=True, monitor=monitor,
                              logger=warnings)
     pulumi.runtime.set_all_config(config, sorted(secret_keys))
     stack_file.use(document)
