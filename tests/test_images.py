@@ -588,6 +588,7 @@ def test_executors_load_the_notebooks_classes_with_the_kernels_jvm_settings(tmp_
     (local-cluster), which fetch it from the driver. What almond adds (compiling cells into the directory) is
     checked by the image's smoke test, where it is built."""
     jars = f"{PYSPARK_HOME}/jars/*"
+    assert not (PYSPARK_HOME / "work").exists()
     driver, classes, almond = tmp_path / "driver", tmp_path / "classes", tmp_path / "almond"
     for folder in (driver, classes, almond):
         folder.mkdir()
@@ -596,10 +597,16 @@ def test_executors_load_the_notebooks_classes_with_the_kernels_jvm_settings(tmp_
     subprocess.run([JAVAC, "-nowarn", "-cp", jars, "-d", str(driver), str(driver / "Driver.java")], check=True)
     subprocess.run([JAVAC, "-nowarn", "-cp", jars, "-d", str(classes), str(classes / "Square.java")], check=True)
 
-    environment = {**os.environ, "SPARK_HOME": str(PYSPARK_HOME), "SPARK_SCALA_VERSION": SPARK_SCALA_VERSION,
-                   "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_WORKER_DIR": str(tmp_path / "work"), "JUPYTERHUB_USER": "ann"}
+    # local-cluster's worker keeps its applications in SPARK_HOME/work (Worker.createWorkDir, apache/spark
+    # core/.../deploy/worker/Worker.scala): a SPARK_HOME of links to pyspark's, so that the package stays clean.
+    spark_home = tmp_path / "spark"
+    spark_home.mkdir()
+    for entry in ("bin", "jars", "python"):
+        (spark_home / entry).symlink_to(PYSPARK_HOME / entry)
+    environment = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_SCALA_VERSION": SPARK_SCALA_VERSION,
+                   "SPARK_LOCAL_IP": "127.0.0.1", "JUPYTERHUB_USER": "ann"}
     environment.pop("JAVA_HOME", None)
-    launcher = subprocess.run(kernel.launcher_command(PYSPARK_HOME), env=environment, check=True,
+    launcher = subprocess.run(kernel.launcher_command(spark_home), env=environment, check=True,
                               stdout=subprocess.PIPE, timeout=120).stdout
     (almond / kernel.DRIVER_JAVA_OPTIONS).write_text("\n".join(kernel.driver_java_options(launcher)) + "\n")
     (almond / kernel.EXECUTOR_JARS).write_text("")
@@ -608,7 +615,7 @@ def test_executors_load_the_notebooks_classes_with_the_kernels_jvm_settings(tmp_
     master = shlex.split(arguments)[1]
     environment["PYSPARK_SUBMIT_ARGS"] = arguments.replace(master, "local-cluster[1,1,2048]")
     command, ignored = kernel.kernel_command(environment, [], str(classes), almond_home=almond,
-                                             spark_home=PYSPARK_HOME)
+                                             spark_home=spark_home)
     assert ignored == []
     jvm = command[:command.index("-jar")]
     process = subprocess.Popen([*jvm, "-cp", f"{driver}{os.pathsep}{jars}", "Driver"], env=environment,
@@ -624,3 +631,4 @@ def test_executors_load_the_notebooks_classes_with_the_kernels_jvm_settings(tmp_
     assert re.search(r"^repl\.class\.uri=spark://[^/]+:\d+/classes$", output, re.M), output[-5000:]
     assert f"executor.memory={kernel.submit_settings(arguments)[0]['spark.executor.memory']}" in output
     assert "app.name=scala-ann" in output
+    assert (spark_home / "work").is_dir() and not (PYSPARK_HOME / "work").exists()
