@@ -189,7 +189,7 @@ def test_the_kernel_lives_outside_the_home_folder():
     # The build proves it too: the kernel spec where Jupyter finds it, nothing in the home folder.
     check = run_instruction('"${CONDA_DIR}/bin/python" /opt/almond/spark_kernel.py prepare')
     assert "jupyter kernelspec list --json" in check
-    assert 'test ! -e "${HOME}/.cache/coursier" && test ! -e "${HOME}/.local/share/jupyter/kernels"' in check
+    assert 'test ! -e "${HOME}/.cache/coursier/v1" && test ! -e "${HOME}/.local/share/jupyter/kernels"' in check
 
 
 def test_the_kernel_spec_runs_the_kernel_script():

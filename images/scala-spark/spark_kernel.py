@@ -22,9 +22,9 @@
   AmmoniteSparkSessionBuilder.scala sends the same class path as spark.jars).
 
 Spark's own jars ($SPARK_HOME/jars) are on the session's class path (almond's --extra-class-path), without Spark's
-Scala library, reflect and compiler: the kernel runs its own Scala 2.13, as ammonite-spark also keeps the kernel's
-("Loose attempt at using the scala JARs already loaded in Ammonite"). So `import org.apache.spark.sql.SparkSession`
-works at once, without downloading Spark.
+Scala library, reflect and compiler: the kernel has its own of the same version (2.13.18, the Dockerfile checks),
+as ammonite-spark also keeps the kernel's ("Loose attempt at using the scala JARs already loaded in Ammonite"). So
+`import org.apache.spark.sql.SparkSession` works at once, without downloading Spark.
 
 Standard library only: the image runs it with its own Python, the tests (tests/test_images.py) with theirs.
 """
