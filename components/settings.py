@@ -425,6 +425,14 @@ class SparkSettings:
     workers: int
     worker_cores: int
     worker_memory: str
+    concurrent_users: int  # trainees expected to run Spark jobs at the same time
+    max_executors_per_session: int  # as configured, else spark_session_cap(...)
+    sessions_per_server: int  # SparkSessions one trainee's server runs at once
+    idle_timeout_seconds: int  # after which a session's idle executors go back to the class
+
+    @property
+    def cores(self) -> int:
+        return self.workers * self.worker_cores
 
 
 @dataclass(frozen=True)
@@ -796,8 +804,16 @@ STRIMZI_KAFKA_VERSIONS = ("4.2.0", "4.2.1", "4.3.0", "4.3.1")
 # overhead; components/spark.py divides it the same way.
 SPARK_DAEMON_MEMORY = "512Mi"
 SPARK_MEMORY_PER_CORE = "1Gi"
-# Executors of one worker take consecutive block-manager ports; components/spark.py opens that many.
+# Executors of one worker, and the sessions of one server, take consecutive ports; components/spark.py opens
+# each of them by number, so these bound its network policies' lists.
 SPARK_MAX_WORKER_CORES = 32
+SPARK_MAX_SESSIONS_PER_SERVER = 16
+
+
+def spark_session_cap(workers: int, worker_cores: int, concurrent_users: int) -> int:
+    """Executors (of one core) a session may hold when services.spark.maxExecutorsPerSession is 0: the cluster's
+    cores shared equally by the trainees expected to run jobs at once, rounded down, at least one."""
+    return max(1, workers * worker_cores // concurrent_users)
 
 
 def _spark(r: _Reader) -> SparkSettings:
@@ -807,11 +823,19 @@ def _spark(r: _Reader) -> SparkSettings:
     if quantity_bytes(memory) < needed:
         raise r.fail("services.spark.workerMemory", memory, f"at least {needed // 2**20}Mi for {cores} core{'s' if cores > 1 else ''} "
                      f"({SPARK_DAEMON_MEMORY} for the worker and {SPARK_MEMORY_PER_CORE} per core)")
+    workers = r.integer("services.spark.workers", minimum=1, maximum=100)
+    users = r.integer("services.spark.concurrentUsers", minimum=1, maximum=1000)
+    # More than the cluster's cores would never be granted: 0 (the default) derives the cap.
+    cap = r.integer("services.spark.maxExecutorsPerSession", maximum=workers * cores)
     return SparkSettings(
         enabled=r.boolean("services.spark.enabled"),
-        workers=r.integer("services.spark.workers", minimum=1, maximum=100),
+        workers=workers,
         worker_cores=cores,
         worker_memory=memory,
+        concurrent_users=users,
+        max_executors_per_session=cap or spark_session_cap(workers, cores, users),
+        sessions_per_server=r.integer("services.spark.sessionsPerServer", minimum=1, maximum=SPARK_MAX_SESSIONS_PER_SERVER),
+        idle_timeout_seconds=r.integer("services.spark.idleTimeoutSeconds", minimum=1, maximum=24 * 3600),
     )
 
 

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
-from components.settings import SPARK_DAEMON_MEMORY, SPARK_MAX_WORKER_CORES, SparkSettings, quantity_bytes
+from components.settings import SPARK_DAEMON_MEMORY, SparkSettings, quantity_bytes
 from components.user_access import UserAccess
 
 
@@ -54,8 +54,6 @@ DRIVER_PORT = 7078
 DRIVER_BLOCK_MANAGER_PORT = 7079
 # Each executor's block manager (the driver fetches large task results there); one executor per worker core.
 EXECUTOR_BLOCK_MANAGER_PORT = 7200
-# How many following ports Spark tries when one is taken: enough for an executor on every core of a worker.
-PORT_RETRIES = SPARK_MAX_WORKER_CORES
 
 SPARK_LABELS = {"app.kubernetes.io/name": "spark", "app.kubernetes.io/part-of": "ml-training"}
 MASTER_LABELS = {**SPARK_LABELS, "app.kubernetes.io/component": "master"}
@@ -64,13 +62,50 @@ WORKER_LABELS = {**SPARK_LABELS, "app.kubernetes.io/component": "worker"}
 USER_POD_LABELS = {"component": "singleuser-server"}
 
 
-def _port_range(first: int, last: int) -> dict:
-    return {"protocol": "TCP", "port": first, "endPort": last}
 
 
-DRIVER_PORTS = _port_range(DRIVER_PORT, DRIVER_BLOCK_MANAGER_PORT + PORT_RETRIES)
-EXECUTOR_PORTS = _port_range(EXECUTOR_BLOCK_MANAGER_PORT, EXECUTOR_BLOCK_MANAGER_PORT + PORT_RETRIES)
+def port_retries(settings: SparkSettings) -> int:
+    """spark.port.maxRetries: how many following ports a driver or an executor tries when its port is taken.
+
+    Spark binds a service on port + 0, 1, ... maxRetries, the first free one (Utils.startServiceOnPort and
+    Utils.portMaxRetries, default 16, in core/src/main/scala/org/apache/spark/util/Utils.scala at v4.2.0). It
+    applies to every port, so it is the larger of two needs:
+    - a worker runs an executor per core, all on one pod IP: worker cores - 1 retries;
+    - the sessions of one server share its pod IP, and the driver's two ports are neighbours (7078, 7079):
+      each session takes the two lowest free ports from 7078 on, so the last of sessionsPerServer needs
+      2 x (sessionsPerServer - 1) retries for both of its ports.
+    """
+    return max(settings.worker_cores - 1, 2 * (settings.sessions_per_server - 1))
+
+
+def _ports(first: int, last: int) -> list[dict]:
+    # Port by port, never a range: Cilium before 1.16 accepts a NetworkPolicy's endPort and ignores it
+    # (cilium/cilium#28684), opening only the first port. The retries above keep these lists short.
+    return [{"protocol": "TCP", "port": port} for port in range(first, last + 1)]
+
+
+def driver_ports(settings: SparkSettings) -> list[dict]:
+    """Every port a notebook's drivers may listen on: both of its ports and their retries."""
+    return _ports(DRIVER_PORT, DRIVER_BLOCK_MANAGER_PORT + port_retries(settings))
+
+
+def executor_ports(settings: SparkSettings) -> list[dict]:
+    """Every port an executor's block manager may listen on."""
+    return _ports(EXECUTOR_BLOCK_MANAGER_PORT, EXECUTOR_BLOCK_MANAGER_PORT + port_retries(settings))
+
+
 POD_IP = {"valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+
+# The worker deletes the work directory of a finished application (its executors' logs and the jars and files
+# they fetched) once nothing in it changed for WORKER_APP_DATA_TTL seconds, looking every
+# WORKER_CLEANUP_INTERVAL seconds. Spark keeps them 7 days, looking every 30 minutes (spark.worker.cleanup.*
+# are plain numbers of seconds, longConf with defaults 7 * 24 * 3600 and 60 * 30: APP_DATA_RETENTION and
+# WORKER_CLEANUP_INTERVAL in core/src/main/scala/org/apache/spark/internal/config/Worker.scala at v4.2.0; the
+# WorkDirCleanup case of core/src/main/scala/org/apache/spark/deploy/worker/Worker.scala): a class runs many
+# applications a day on the workers' scratch space. Shuffle and spill files are not there: Spark deletes
+# them when the executor or the application ends.
+WORKER_APP_DATA_TTL = 3600
+WORKER_CLEANUP_INTERVAL = 600
 
 
 def executor_memory_mib(settings: SparkSettings) -> int:
@@ -80,20 +115,45 @@ def executor_memory_mib(settings: SparkSettings) -> int:
     return share // 2**20 * 3 // 5
 
 
+def default_parallelism(settings: SparkSettings) -> int:
+    """spark.default.parallelism: two tasks for each core a session may hold ("2-3 tasks per CPU core", Level of
+    Parallelism in docs/tuning.md at v4.2.0).
+
+    Unset, a standalone session uses max(its executors' cores, 2) (CoarseGrainedSchedulerBackend.
+    defaultParallelism, core/src/main/scala/org/apache/spark/scheduler/cluster/CoarseGrainedSchedulerBackend.scala
+    at v4.2.0): with dynamic allocation it starts from no executor, so parallelize, spark.range and
+    createDataFrame would make 2 partitions and dynamic allocation would ask for 2 executors only."""
+    return 2 * settings.max_executors_per_session
+
+
 def client_conf(settings: SparkSettings, hadoop_config: dict[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
     """Spark settings of every notebook's driver."""
+    idle = f"{settings.idle_timeout_seconds}s"
     return {
         "spark.driver.port": str(DRIVER_PORT),
         "spark.driver.blockManager.port": str(DRIVER_BLOCK_MANAGER_PORT),
         "spark.blockManager.port": str(EXECUTOR_BLOCK_MANAGER_PORT),
-        "spark.port.maxRetries": str(PORT_RETRIES),
+        "spark.port.maxRetries": str(port_retries(settings)),
         "spark.executor.cores": "1",
         "spark.executor.memory": f"{executor_memory_mib(settings)}m",
         # A class shares the cluster: idle sessions give their executors back (shuffle tracking makes that
         # possible without an external shuffle service).
         "spark.dynamicAllocation.enabled": "true",
         "spark.dynamicAllocation.shuffleTracking.enabled": "true",
-        "spark.dynamicAllocation.executorIdleTimeout": "120s",
+        # Spark's defaults, in core/src/main/scala/org/apache/spark/internal/config/package.scala at v4.2.0, let
+        # one session keep the cluster: maxExecutors is Int.MaxValue (DYN_ALLOCATION_MAX_EXECUTORS), so the
+        # first session takes every core; an executor that holds shuffle output stays until that shuffle is
+        # garbage-collected in the driver, i.e. for the life of the session (shuffleTracking.timeout Long.MaxValue,
+        # DYN_ALLOCATION_SHUFFLE_TRACKING_TIMEOUT), and one that caches data forever (cachedExecutorIdleTimeout
+        # Integer.MAX_VALUE seconds, DYN_ALLOCATION_CACHED_EXECUTOR_IDLE_TIMEOUT). ExecutorMonitor
+        # (core/src/main/scala/org/apache/spark/scheduler/dynalloc/ExecutorMonitor.scala) times such an executor
+        # out by those timeouts rather than executorIdleTimeout alone (Tracker.updateTimeout): all three are the
+        # idle timeout here. Shuffle output or cached blocks lost with an executor are recomputed when needed.
+        "spark.dynamicAllocation.maxExecutors": str(settings.max_executors_per_session),
+        "spark.dynamicAllocation.executorIdleTimeout": idle,
+        "spark.dynamicAllocation.shuffleTracking.timeout": idle,
+        "spark.dynamicAllocation.cachedExecutorIdleTimeout": idle,
+        "spark.default.parallelism": str(default_parallelism(settings)),
         **{f"spark.hadoop.{key}": value for key, value in hadoop_config.items()},
     }
 
@@ -187,7 +247,10 @@ class Spark(pulumi.ComponentResource):
                     env=[*_daemon_env(),
                          k8s.core.v1.EnvVarArgs(name="SPARK_LOCAL_DIRS", value="/spark/local"),
                          # Removes the files of finished applications: a class runs many.
-                         k8s.core.v1.EnvVarArgs(name="SPARK_WORKER_OPTS", value="-Dspark.worker.cleanup.enabled=true")],
+                         k8s.core.v1.EnvVarArgs(name="SPARK_WORKER_OPTS", value=" ".join([
+                             "-Dspark.worker.cleanup.enabled=true",
+                             f"-Dspark.worker.cleanup.interval={WORKER_CLEANUP_INTERVAL}",
+                             f"-Dspark.worker.cleanup.appDataTtl={WORKER_APP_DATA_TTL}"]))],
                     ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=WORKER_UI_PORT)],
                     readiness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/", port="http"),
                                                           period_seconds=10),
@@ -212,11 +275,11 @@ class Spark(pulumi.ComponentResource):
                 "ingress": [
                     {"from": [{"podSelector": {"matchLabels": dict(SPARK_LABELS)}}]},
                     {"from": [{"podSelector": {"matchLabels": dict(USER_POD_LABELS)}}],
-                     "ports": [{"protocol": "TCP", "port": MASTER_PORT}, EXECUTOR_PORTS]},
+                     "ports": [{"protocol": "TCP", "port": MASTER_PORT}, *executor_ports(settings)]},
                 ],
                 "egress": [
                     {"to": [{"podSelector": {"matchLabels": dict(SPARK_LABELS)}}]},
-                    {"to": [{"podSelector": {"matchLabels": dict(USER_POD_LABELS)}}], "ports": [DRIVER_PORTS]},
+                    {"to": [{"podSelector": {"matchLabels": dict(USER_POD_LABELS)}}], "ports": driver_ports(settings)},
                     dns,
                     *(rule for service in args.data_services for rule in service.egress),
                 ],
@@ -237,10 +300,10 @@ class Spark(pulumi.ComponentResource):
             egress=(
                 {"to": [{"podSelector": {"matchLabels": dict(MASTER_LABELS)}}],
                  "ports": [{"protocol": "TCP", "port": MASTER_PORT}]},
-                {"to": [{"podSelector": {"matchLabels": dict(WORKER_LABELS)}}], "ports": [EXECUTOR_PORTS]},
+                {"to": [{"podSelector": {"matchLabels": dict(WORKER_LABELS)}}], "ports": executor_ports(settings)},
             ),
             # The master and the executors call the driver back.
-            ingress=({"from": [{"podSelector": {"matchLabels": dict(SPARK_LABELS)}}], "ports": [DRIVER_PORTS]},),
+            ingress=({"from": [{"podSelector": {"matchLabels": dict(SPARK_LABELS)}}], "ports": driver_ports(settings)},),
         )
         self.register_outputs({"masterUrl": self.master_url})
 

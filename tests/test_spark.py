@@ -126,25 +126,149 @@ def test_every_notebook_runs_its_session_on_the_cluster(gke):
     assert conf["spark.hadoop.fs.defaultFS"] == gke.outputs["hdfsUrl"]
 
 
-def test_network_paths_between_notebooks_and_spark_match_the_ports_in_use(gke):
-    _, conf = submit(gke)
+def worker_cores(preview) -> int:
+    command = container(workers(preview))["command"]
+    return int(command[command.index("--cores") + 1])
+
+
+def allowed_ports(conf: dict[str, str], *bases: str) -> set[int]:
+    """Every port Spark may bind for these settings: each base port and its spark.port.maxRetries successors."""
     retries = int(conf["spark.port.maxRetries"])
-    cores = int(container(workers(gke))["command"][container(workers(gke))["command"].index("--cores") + 1])
-    assert retries >= cores - 1  # a port for the executor of every core of a worker
-    policy = user_policy(gke)
+    return {int(conf[base]) + offset for base in bases for offset in range(retries + 1)}
+
+
+def tcp_ports(ports: list[dict]) -> set[int]:
+    """NetworkPolicy ports listed one by one (no endPort range: see test_no_network_policy_uses_a_port_range)."""
+    assert all(set(p) == {"protocol", "port"} and p["protocol"] == "TCP" for p in ports)
+    return {p["port"] for p in ports}
+
+
+DRIVER_BASES = ("spark.driver.port", "spark.driver.blockManager.port")
+EXECUTOR_BASES = ("spark.blockManager.port",)
+
+
+@pytest.mark.parametrize("stack", ["gke", "baremetal"])
+def test_network_paths_between_notebooks_and_spark_open_exactly_the_ports_spark_may_bind(stack, request):
+    preview = request.getfixturevalue(stack)
+    _, conf = submit(preview)
+    driver_ports, executor_ports = allowed_ports(conf, *DRIVER_BASES), allowed_ports(conf, *EXECUTOR_BASES)
+    policy = user_policy(preview)
     # Out of the notebook: the master's port, and the executors' block managers (large task results).
-    [to_master] = [r for r in policy["egress"] if selects(r["to"][0], master(gke))]
+    [to_master] = [r for r in policy["egress"] if selects(r["to"][0], master(preview))]
     assert to_master["ports"] == [{"protocol": "TCP", "port": 7077}]
-    [to_workers] = [r for r in policy["egress"] if selects(r["to"][0], workers(gke))]
-    first = int(conf["spark.blockManager.port"])
-    assert covers(to_workers["ports"], first) and covers(to_workers["ports"], first + retries)
-    assert not covers(to_workers["ports"], first + retries + 1)
+    [to_workers] = [r for r in policy["egress"] if selects(r["to"][0], workers(preview))]
+    assert tcp_ports(to_workers["ports"]) == executor_ports
     # Into the notebook: master and executors calling the driver, on its ports and their retries.
-    [from_spark] = [r for r in policy["ingress"] if selects(r["from"][0], workers(gke))]
-    assert selects(from_spark["from"][0], master(gke))
-    for port in (int(conf["spark.driver.port"]), int(conf["spark.driver.blockManager.port"]) + retries):
-        assert covers(from_spark["ports"], port)
-    assert not covers(from_spark["ports"], 8888)  # the notebook server itself stays closed
+    [from_spark] = [r for r in policy["ingress"] if selects(r["from"][0], workers(preview))]
+    assert selects(from_spark["from"][0], master(preview))
+    assert tcp_ports(from_spark["ports"]) == driver_ports
+    assert 8888 not in driver_ports  # the notebook server itself stays closed
+    # The Spark pods' own policy: the same ports in the other direction.
+    [spark_policy] = preview.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    spec = spark_policy.inputs["spec"]
+    [to_drivers] = [r for r in spec["egress"] if r.get("to") == [{"podSelector": {"matchLabels": spark.USER_POD_LABELS}}]]
+    assert tcp_ports(to_drivers["ports"]) == driver_ports
+    [from_notebooks] = [r for r in spec["ingress"] if r["from"] == [{"podSelector": {"matchLabels": spark.USER_POD_LABELS}}]]
+    assert tcp_ports(from_notebooks["ports"]) == {7077} | executor_ports
+
+
+@pytest.mark.parametrize("stack, retries, driver, executor", [
+    # 3 sessions per server (the default) take 6 neighbouring driver ports; executors need 2 (gke's 3 cores)
+    # or 1 (baremetal's 2) retries, but spark.port.maxRetries is one setting for both.
+    ("gke", 4, range(7078, 7084), range(7200, 7205)),
+    ("baremetal", 4, range(7078, 7084), range(7200, 7205)),
+])
+def test_port_retries_are_what_the_sessions_of_a_server_and_the_cores_of_a_worker_need(stack, retries, driver, executor,
+                                                                                        request):
+    preview = request.getfixturevalue(stack)
+    _, conf = submit(preview)
+    assert int(conf["spark.port.maxRetries"]) == retries
+    assert allowed_ports(conf, *DRIVER_BASES) == set(driver)
+    assert allowed_ports(conf, *EXECUTOR_BASES) == set(executor)
+    assert retries >= worker_cores(preview) - 1  # a port for the executor of every core of a worker
+
+
+@pytest.mark.parametrize("overrides, retries", [
+    ({"services.spark.sessionsPerServer": 1, "services.spark.workerCores": 1, "services.spark.workerMemory": "2Gi"}, 0),
+    ({"services.spark.sessionsPerServer": 1}, 1),  # 2 worker cores
+    ({"services.spark.sessionsPerServer": 5}, 8),
+    ({"services.spark.sessionsPerServer": 2, "services.spark.workerCores": 8, "services.spark.workerMemory": "16Gi"}, 7),
+    ({"services.spark.sessionsPerServer": 16, "services.spark.workerCores": 32, "services.spark.workerMemory": "40Gi"}, 31),
+])
+def test_port_retries_follow_the_settings(overrides, retries):
+    preview = run_preview("baremetal", overrides)
+    _, conf = submit(preview)
+    assert int(conf["spark.port.maxRetries"]) == retries
+    [from_spark] = [r for r in user_policy(preview)["ingress"] if selects(r["from"][0], workers(preview))]
+    assert tcp_ports(from_spark["ports"]) == set(range(7078, 7079 + retries + 1))
+    # The driver's ports and their retries never reach the executors' (7200 on).
+    assert 7079 + retries < int(conf["spark.blockManager.port"])
+
+
+def all_keys(value) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {key for item in value.values() for key in all_keys(item)}
+    if isinstance(value, list):
+        return {key for item in value for key in all_keys(item)}
+    return set()
+
+
+@pytest.mark.parametrize("stack", ["gke", "baremetal"])
+def test_no_network_policy_uses_a_port_range(stack, request):
+    # Cilium before 1.16 accepts endPort and ignores it (cilium/cilium#28684): a range would open its first port only.
+    preview = request.getfixturevalue(stack)
+    policies = preview.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    assert policies
+    for policy in policies:
+        assert "endPort" not in all_keys(policy.inputs), policy.name
+    user = user_policy(preview)
+    assert user["egress"] and user["ingress"]
+    assert "endPort" not in all_keys(user["egress"]) | all_keys(user["ingress"])
+    # Nor anything else the program declares (other charts' values, custom resources).
+    assert [r.name for r in preview.resources if "endPort" in all_keys(r.inputs)] == []
+
+
+@pytest.mark.parametrize("stack, cap", [("gke", 3), ("baremetal", 1)])
+def test_each_session_holds_a_fair_share_and_gives_it_back_when_idle(stack, cap, request):
+    preview = request.getfixturevalue(stack)
+    _, conf = submit(preview)
+    # The stack's cluster (gke: 4 workers of 3 cores; baremetal: 2 of 2) shared by the 4 trainees expected to
+    # run jobs at once (services.spark.concurrentUsers' default), rounded down.
+    cores = workers(preview).inputs["spec"]["replicas"] * worker_cores(preview)
+    assert cores == {"gke": 12, "baremetal": 4}[stack]
+    assert cap == max(1, cores // 4)
+    assert conf["spark.dynamicAllocation.maxExecutors"] == str(cap)
+    assert conf["spark.executor.cores"] == "1"
+    # Two tasks per core the session may hold, also before it has any executor (Spark would make 2).
+    assert conf["spark.default.parallelism"] == str(2 * cap)
+    # Idle executors go back after two minutes, also those that hold shuffle output or cached blocks (whose
+    # timeouts Spark leaves infinite).
+    for key in ("executorIdleTimeout", "shuffleTracking.timeout", "cachedExecutorIdleTimeout"):
+        assert conf[f"spark.dynamicAllocation.{key}"] == "120s"
+
+
+@pytest.mark.parametrize("overrides, cap, idle", [
+    ({"services.spark.concurrentUsers": 1}, 12, "120s"),  # one trainee may use the whole cluster
+    ({"services.spark.concurrentUsers": 5}, 2, "120s"),  # 12 // 5
+    ({"services.spark.concurrentUsers": 40}, 1, "120s"),  # at least one executor
+    ({"services.spark.maxExecutorsPerSession": 5, "services.spark.concurrentUsers": 40}, 5, "120s"),
+    ({"services.spark.workers": 6, "services.spark.idleTimeoutSeconds": 30}, 4, "30s"),  # 18 cores // 4
+])
+def test_session_cap_and_idle_timeout_from_config(overrides, cap, idle):
+    _, conf = submit(run_preview("gke", overrides))
+    assert conf["spark.dynamicAllocation.maxExecutors"] == str(cap)
+    assert conf["spark.default.parallelism"] == str(2 * cap)
+    for key in ("executorIdleTimeout", "shuffleTracking.timeout", "cachedExecutorIdleTimeout"):
+        assert conf[f"spark.dynamicAllocation.{key}"] == idle
+
+
+@pytest.mark.parametrize("stack", ["gke", "baremetal"])
+def test_workers_delete_finished_applications_files_after_an_hour(stack, request):
+    env = {e["name"]: e.get("value") for e in container(workers(request.getfixturevalue(stack)))["env"]}
+    options = dict(option.removeprefix("-D").split("=", 1) for option in env["SPARK_WORKER_OPTS"].split())
+    # Plain numbers of seconds (Spark reads them as longs): every 10 minutes, what has not changed for an hour.
+    assert options == {"spark.worker.cleanup.enabled": "true", "spark.worker.cleanup.interval": "600",
+                       "spark.worker.cleanup.appDataTtl": "3600"}
 
 
 def test_spark_pods_reach_each_other_the_drivers_and_the_data_services_only(gke):
@@ -250,6 +374,12 @@ P = "Invalid configuration mltraining:services.spark"
      f'{P}.workerMemory = "2Gi": expected at least 2560Mi for 2 cores (512Mi for the worker and 1Gi per core)'),
     ({"services.spark.workerMemory": "1Gi", "services.spark.workerCores": 1},
      f'{P}.workerMemory = "1Gi": expected at least 1536Mi for 1 core (512Mi for the worker and 1Gi per core)'),
+    ({"services.spark.concurrentUsers": 0}, f"{P}.concurrentUsers = 0: expected a whole number between 1 and 1000"),
+    # gke: 4 workers of 3 cores
+    ({"services.spark.maxExecutorsPerSession": 13},
+     f"{P}.maxExecutorsPerSession = 13: expected a whole number between 0 and 12"),
+    ({"services.spark.sessionsPerServer": 17}, f"{P}.sessionsPerServer = 17: expected a whole number between 1 and 16"),
+    ({"services.spark.idleTimeoutSeconds": 0}, f"{P}.idleTimeoutSeconds = 0: expected a whole number between 1 and 86400"),
 ])
 def test_bad_spark_configuration_is_one_line(overrides, message):
     assert config_error("gke", overrides) == message
