@@ -275,7 +275,9 @@ def hub_values(args: JupyterHubArgs) -> dict:
             "nodeSelector": dict(cluster.user_node_selector),
             "extraTolerations": [dict(t) for t in cluster.user_tolerations],
             "networkPolicy": user_network_policy(hub, args.user_access),
-            "cloudMetadata": {"blockWithIptables": True},
+            # The NetworkPolicy above never allows the metadata server; the privileged iptables init container
+            # only where no enforcer may honour it (settings: hub.metadataBlock).
+            "cloudMetadata": {"blockWithIptables": hub.metadata_block == "iptables"},
             "startTimeout": SPAWN_TIMEOUT_SECONDS,
         },
         "scheduling": {

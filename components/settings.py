@@ -500,6 +500,7 @@ class HubSettings:
     allow_internet: bool
     profiles: tuple[Profile, ...]
     expected_users: int  # the class size the hub and the user pool are sized for; 0 when not given
+    metadata_block: str  # iptables (z2jh's privileged init container) or network-policy
 
     @property
     def default_profile(self) -> Profile:
@@ -1061,7 +1062,21 @@ def _profiles(r: _Reader) -> tuple[Profile, ...]:
     return tuple(profiles)
 
 
-def _hub(r: _Reader) -> HubSettings:
+# How trainees' servers are kept from the cloud metadata server (README, "Security"): z2jh's privileged init
+# container with iptables, or the user NetworkPolicy alone where an enforcer honours it.
+METADATA_BLOCKS = ("auto", "iptables", "network-policy")
+
+
+def _metadata_block(r: _Reader, cluster: ClusterSettings) -> str:
+    """auto: the NetworkPolicy on gke, whose Dataplane V2 enforces it and whose metadata server (Workload Identity)
+    shows pods no node credentials; iptables elsewhere, where nothing may enforce NetworkPolicies."""
+    block = r.string("hub.metadataBlock", choices=METADATA_BLOCKS)
+    if block == "auto":
+        return "network-policy" if cluster.type == "gke" else "iptables"
+    return block
+
+
+def _hub(r: _Reader, cluster: ClusterSettings) -> HubSettings:
     host = r.string("hub.host", check=_DNS_NAME.match, expected="a DNS host name such as training.example.com")
     ingress = r.boolean("hub.ingress")
     if ingress and not host:
@@ -1086,6 +1101,7 @@ def _hub(r: _Reader) -> HubSettings:
         placeholders=r.integer("hub.placeholders", maximum=500),
         expected_users=r.integer("hub.expectedUsers", maximum=5000),
         allow_internet=r.boolean("hub.allowInternet"),
+        metadata_block=_metadata_block(r, cluster),
         profiles=_profiles(r),
     )
 
@@ -1215,7 +1231,7 @@ def load() -> Settings:
     r = _Reader(project, stack, raw, secret_keys, stack_file.config(stack))
     r.check_keys()
     cluster = _cluster(r)
-    hub = _hub(r)
+    hub = _hub(r, cluster)
     _check_class_fits(r, cluster, hub)
     return Settings(
         project=project,

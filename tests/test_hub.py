@@ -312,7 +312,8 @@ def builder_args(user_access=()) -> hub_module.JupyterHubArgs:
     hub = HubSettings(host="", letsencrypt_email="", service_type="ClusterIP", ingress=False, ingress_class="nginx",
                       cluster_issuer="",
                       cull_timeout=600, pre_puller=False, placeholders=0, allow_internet=False,
-                      profiles=(Profile("py", "Python", "", PROFILE["image"], "1", "2", "1Gi", "2Gi"),), expected_users=0)
+                      profiles=(Profile("py", "Python", "", PROFILE["image"], "1", "2", "1Gi", "2Gi"),), expected_users=0,
+                      metadata_block="iptables")
     auth = AuthSettings(type="dummy", client_id="", client_secret=None, callback_url="", authorize_url="", token_url="",
                         userdata_url="", username_claim="", groups_claim="", scopes=(), allowed_users=(),
                         allowed_organizations=(), allowed_groups=(), admin_users=(), dummy_password=None,
@@ -415,3 +416,16 @@ def test_placeholders_are_the_size_of_the_default_profile():
     placeholder = values(run_preview("baremetal", {"hub.profiles": profiles, "hub.placeholders": 3}))["scheduling"][
         "userPlaceholder"]
     assert placeholder == {"enabled": True, "replicas": 3, "resources": {"requests": {"cpu": "2", "memory": "6Gi"}}}
+
+
+def test_no_privileged_init_container_where_the_network_policy_blocks_the_metadata_server(gke, baremetal):
+    """z2jh's blockWithIptables adds a privileged NET_ADMIN init container to every server; gke's Dataplane V2
+    enforces the user NetworkPolicy, which never allows the metadata server, so gke goes without it."""
+    for preview in (gke, baremetal):
+        assert values(preview)["singleuser"]["networkPolicy"]["egressAllowRules"]["cloudMetadataServer"] is False
+    assert values(gke)["singleuser"]["cloudMetadata"] == {"blockWithIptables": False}
+    assert values(baremetal)["singleuser"]["cloudMetadata"] == {"blockWithIptables": True}
+    enforced = run_preview("baremetal", {"hub.metadataBlock": "network-policy"})
+    assert values(enforced)["singleuser"]["cloudMetadata"] == {"blockWithIptables": False}
+    assert config_error("baremetal", {"hub.metadataBlock": "off"}) == (
+        'Invalid configuration mltraining:hub.metadataBlock = "off": expected one of auto, iptables, network-policy')
