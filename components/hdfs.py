@@ -35,6 +35,9 @@ HADOOP_USER, HADOOP_GROUP = 1000, 100
 # HADOOP_CONF_DIR=/opt/hadoop/etc/hadoop (the runner's Dockerfile above sets HADOOP_CONF_DIR=/etc/hadoop, and
 # Hadoop reads its configuration from HADOOP_CONF_DIR).
 CONFIG_DIR = "/opt/hadoop/etc/hadoop"
+# Hadoop reads its configuration from $HADOOP_CONF_DIR, which the runner image sets to /etc/hadoop: every HDFS
+# container names the directory our files are mounted in, whatever the image sets.
+CONFIG_DIR_ENV = k8s.core.v1.EnvVarArgs(name="HADOOP_CONF_DIR", value=CONFIG_DIR)
 
 NAMENODE_SERVICE = "hdfs-namenode"
 DATANODE_SERVICE = "hdfs-datanode"
@@ -161,7 +164,7 @@ class Hdfs(pulumi.ComponentResource):
                 name="format",
                 image=HADOOP_IMAGE,
                 command=["/bin/bash", "-c", FORMAT_ONCE],
-                env=[k8s.core.v1.EnvVarArgs(name="NAME_DIR", value=NAME_DIR)],
+                env=[k8s.core.v1.EnvVarArgs(name="NAME_DIR", value=NAME_DIR), CONFIG_DIR_ENV],
                 volume_mounts=[volume, *_config_mounts()],
                 security_context=_container_security(),
             )],
@@ -169,6 +172,7 @@ class Hdfs(pulumi.ComponentResource):
                 name="namenode",
                 image=HADOOP_IMAGE,
                 command=["hdfs", "namenode"],
+                env=[CONFIG_DIR_ENV],
                 ports=[k8s.core.v1.ContainerPortArgs(name="rpc", container_port=NAMENODE_RPC_PORT),
                        k8s.core.v1.ContainerPortArgs(name="http", container_port=NAMENODE_HTTP_PORT)],
                 readiness_probe=k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="rpc"),
@@ -187,6 +191,7 @@ class Hdfs(pulumi.ComponentResource):
                 name="datanode",
                 image=HADOOP_IMAGE,
                 command=["hdfs", "datanode"],
+                env=[CONFIG_DIR_ENV],
                 ports=[k8s.core.v1.ContainerPortArgs(name="data", container_port=DATANODE_DATA_PORT),
                        k8s.core.v1.ContainerPortArgs(name="ipc", container_port=DATANODE_IPC_PORT),
                        k8s.core.v1.ContainerPortArgs(name="http", container_port=DATANODE_HTTP_PORT)],

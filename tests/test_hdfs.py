@@ -227,3 +227,14 @@ P = "Invalid configuration mltraining:services.hdfs"
 ])
 def test_bad_hdfs_configuration_is_one_line(overrides, message):
     assert config_error("baremetal", overrides) == message
+
+
+def test_every_hdfs_container_reads_the_mounted_configuration(gke):
+    """Hadoop reads $HADOOP_CONF_DIR, which apache/hadoop-runner sets to /etc/hadoop (components/hdfs.py): every
+    container names the directory the configuration files are mounted in."""
+    for workload in (namenode(gke), datanodes(gke)):
+        spec = pod_spec(workload)
+        for each in [*spec.get("initContainers", []), *spec["containers"]]:
+            assert {"name": "HADOOP_CONF_DIR", "value": "/opt/hadoop/etc/hadoop"} in each["env"], each["name"]
+            config_dirs = {os.path.dirname(m["mountPath"]) for m in each["volumeMounts"] if m["name"] == "config"}
+            assert config_dirs == {"/opt/hadoop/etc/hadoop"}
