@@ -381,8 +381,8 @@ def profiles(preview) -> list[dict]:
     return preview.releases()[hub_module.RELEASE_NAME].inputs["values"]["singleuser"]["profileList"]
 
 
-def test_without_a_registry_the_default_profiles_leave_scala_out(baremetal):
-    slugs = [p["slug"] for p in profiles(baremetal)]
+def test_without_a_registry_the_default_profiles_leave_scala_out():
+    slugs = [p["slug"] for p in profiles(run_preview("baremetal", {"hub.imageRegistry": None}))]
     assert "scala" not in slugs and slugs == [p["name"] for p in settings.DEFAULT_PROFILES if p["name"] != "scala"]
 
 
