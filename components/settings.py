@@ -941,8 +941,12 @@ SCALA_SPARK_TAG = image_tag(SCALA_SPARK_CONTEXT)
 SCALA_SPARK_IMAGE = f"{SCALA_SPARK_REPOSITORY}:{SCALA_SPARK_TAG}"
 
 # The default server profiles: one image each, pinned by exact tag (README, "What a trainee finds"). Jupyter Docker
-# Stacks date tags never move (2026-08-07: Python 3.13.14, JupyterHub 5.5.0, TensorFlow 2.21.0); the Scala image's
-# tag changes with its build folder.
+# Stacks date tags never move (tagging/taggers/date.py: the UTC build date; the 2026-08-07 images are built from
+# jupyter/docker-stacks 92e38afb8743c95e67b098695cc332e7d05a0568, 2026-08-08 from 8209386950497966c8a9aa446b9a84a5dd78eab5).
+# All run as jovyan (uid 1000, gid 100) with HOME /home/jovyan and Python 3.13 in /opt/conda
+# (images/docker-stacks-foundation/Dockerfile); r-notebook adds R and the IRkernel, tensorflow-notebook TensorFlow
+# (images/r-notebook/Dockerfile, images/tensorflow-notebook/Dockerfile). The Scala image's tag changes with its
+# build folder.
 DEFAULT_PROFILES: tuple[dict, ...] = (
     {
         "name": "python-spark",

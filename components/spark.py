@@ -41,8 +41,12 @@ def runtime(image: str) -> SparkRuntime:
     return RUNTIMES[image]
 
 
+# jupyter/docker-stacks at 8209386950497966c8a9aa446b9a84a5dd78eab5 (main on 2026-08-08, the build of the tag):
+# images/pyspark-notebook/Dockerfile "ENV SPARK_HOME=/usr/local/spark" (setup_spark.py links it to the Spark it
+# downloads), and "ARG openjdk_version=\"21\"": Java 21, as Spark 4 needs 17 or newer.
 SPARK_HOME = "/usr/local/spark"
-# The image's user jovyan (uid 1000, group users 100).
+# The image's user jovyan, uid 1000, group users 100: images/docker-stacks-foundation/Dockerfile at the same
+# commit, ARG NB_USER="jovyan", NB_UID="1000", NB_GID="100" (tests/test_image_layout.py).
 SPARK_USER, SPARK_GROUP = 1000, 100
 
 MASTER_SERVICE = "spark-master"
