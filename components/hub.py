@@ -21,7 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
-from components.settings import AuthSettings, HubSettings, Profile, quantity_bytes
+from components.settings import HUB_IMAGE_REPOSITORY, IMAGE_TAGS, AuthSettings, HubSettings, Profile, quantity_bytes
 from components.storage import StorageResult
 from components.user_access import UserAccess
 
@@ -223,12 +223,25 @@ def user_network_policy(hub: HubSettings, user_access: tuple[UserAccess, ...]) -
     }
 
 
+def _hub_image(hub: HubSettings) -> Optional[dict]:
+    """The project's hub image (images/hub: the chart's, with JupyterHub's security release) where the project's
+    images are; else the chart's own, whose JupyterHub 5.5.0 lacks those fixes (README, "Security")."""
+    if not hub.image_registry:
+        pulumi.log.warn("hub.imageRegistry is empty: the hub runs the chart's image with JupyterHub 5.5.0, without "
+                        "the security fixes of 5.5.4 (README, \"Security\")")
+        return None
+    return {"name": f"{hub.image_registry}/{HUB_IMAGE_REPOSITORY}", "tag": IMAGE_TAGS[HUB_IMAGE_REPOSITORY]}
+
+
 def _hub_pod(hub: HubSettings, auth: AuthSettings, cluster: ClusterResult) -> dict:
     pod: dict[str, Any] = {
         "config": authenticator_config(auth),
         # The hub's database (users, tokens, servers) on the cluster's Retain class: it outlives the namespace.
         "db": {"pvc": {"storageClassName": cluster.data_storage_class}},
     }
+    image = _hub_image(hub)
+    if image:
+        pod["image"] = image
     if hub.expected_users:
         # The whole class may log in at 9:00: JupyterHub refuses spawns beyond this limit (the chart's: 64).
         pod["concurrentSpawnLimit"] = hub.expected_users

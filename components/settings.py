@@ -501,6 +501,7 @@ class HubSettings:
     profiles: tuple[Profile, ...]
     expected_users: int  # the class size the hub and the user pool are sized for; 0 when not given
     metadata_block: str  # iptables (z2jh's privileged init container) or network-policy
+    image_registry: str  # where the project's images are (hub.imageRegistry), "" for none
 
     @property
     def default_profile(self) -> Profile:
@@ -919,11 +920,16 @@ SCALA_SPARK_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "scala
 SCALA_SPARK_REPOSITORY = "scala-spark"
 
 
+# The project's images (folders under images/) and what their tags say before the hash: the versions their
+# Dockerfiles install (ARG lines).
+IMAGE_TAG_VERSIONS = {"scala-spark": "{ALMOND_VERSION}-scala-{SCALA_VERSION}", "k8s-hub": "jupyterhub-{JUPYTERHUB_VERSION}"}
+
+
 def image_tag(context: Path) -> str:
-    """The tag of the image built from a folder, derived from the folder alone (the program's profiles and the
-    workflow that pushes the image both take it from here): the almond and Scala versions its Dockerfile installs,
-    and 12 hex digits of the sha256 of the Dockerfile and the files it copies. A changed image gets a new tag, so a
-    tag never names two images."""
+    """The tag of the image built from a folder, derived from the folder alone (the program and the workflow that
+    pushes the image both take it from here): the versions its Dockerfile installs (IMAGE_TAG_VERSIONS), and 12
+    hex digits of the sha256 of the Dockerfile and the files it copies. A changed image gets a new tag, so a tag
+    never names two images."""
     import hashlib
 
     dockerfile = (context / "Dockerfile").read_text()
@@ -933,10 +939,14 @@ def image_tag(context: Path) -> str:
     digest = hashlib.sha256()
     for name in ["Dockerfile", *copied]:
         digest.update(name.encode() + b"\0" + (context / name).read_bytes() + b"\0")
-    return f"{versions['ALMOND_VERSION']}-scala-{versions['SCALA_VERSION']}-{digest.hexdigest()[:12]}"
+    return f"{IMAGE_TAG_VERSIONS[context.name].format(**versions)}-{digest.hexdigest()[:12]}"
 
 
-SCALA_SPARK_TAG = image_tag(SCALA_SPARK_CONTEXT)
+IMAGES = SCALA_SPARK_CONTEXT.parent
+IMAGE_TAGS = {name: image_tag(IMAGES / name) for name in IMAGE_TAG_VERSIONS}
+SCALA_SPARK_TAG = IMAGE_TAGS["scala-spark"]
+# The hub's image (images/k8s-hub): the chart's hub image with JupyterHub's security release, in hub.imageRegistry.
+HUB_IMAGE_REPOSITORY = "k8s-hub"
 # Relative to hub.imageRegistry, which _default_profiles puts in front.
 SCALA_SPARK_IMAGE = f"{SCALA_SPARK_REPOSITORY}:{SCALA_SPARK_TAG}"
 
@@ -1015,10 +1025,14 @@ def _quantity_text(value: Any) -> str:
     return str(value)
 
 
+def _image_registry(r: _Reader) -> str:
+    return r.string("hub.imageRegistry", check=_IMAGE_REGISTRY.match,
+                    expected="a registry host and path such as ghcr.io/my-org, without an image name or tag")
+
+
 def _profiles(r: _Reader) -> tuple[Profile, ...]:
     key = "hub.profiles"
-    registry = r.string("hub.imageRegistry", check=_IMAGE_REGISTRY.match,
-                        expected="a registry host and path such as ghcr.io/my-org, without an image name or tag")
+    registry = _image_registry(r)
     listed = r.json(key)
     listed = _default_profiles(registry) if listed is None else listed
     if not isinstance(listed, list) or not listed:
@@ -1107,6 +1121,7 @@ def _hub(r: _Reader, cluster: ClusterSettings) -> HubSettings:
         allow_internet=r.boolean("hub.allowInternet"),
         metadata_block=_metadata_block(r, cluster),
         profiles=_profiles(r),
+        image_registry=_image_registry(r),
     )
 
 

@@ -314,7 +314,7 @@ def builder_args(user_access=()) -> hub_module.JupyterHubArgs:
                       cluster_issuer="",
                       cull_timeout=600, pre_puller=False, placeholders=0, allow_internet=False,
                       profiles=(Profile("py", "Python", "", PROFILE["image"], "1", "2", "1Gi", "2Gi"),), expected_users=0,
-                      metadata_block="iptables")
+                      metadata_block="iptables", image_registry="")
     auth = AuthSettings(type="dummy", client_id="", client_secret=None, callback_url="", authorize_url="", token_url="",
                         userdata_url="", username_claim="", groups_claim="", scopes=(), allowed_users=(),
                         allowed_organizations=(), allowed_groups=(), admin_users=(), dummy_password=None,
@@ -430,3 +430,16 @@ def test_no_privileged_init_container_where_the_network_policy_blocks_the_metada
     assert values(enforced)["singleuser"]["cloudMetadata"] == {"blockWithIptables": False}
     assert config_error("baremetal", {"hub.metadataBlock": "off"}) == (
         'Invalid configuration mltraining:hub.metadataBlock = "off": expected one of auto, iptables, network-policy')
+
+
+def test_the_hub_runs_the_patched_image_from_the_project_registry(gke, baremetal):
+    """images/hub: the chart's hub image with JupyterHub 5.5.4 (tests/test_images.py checks the Dockerfile)."""
+    from components.settings import IMAGE_TAGS
+
+    for preview in (gke, baremetal):
+        assert values(preview)["hub"]["image"] == {"name": "ghcr.io/ml-training-example/k8s-hub",
+                                                   "tag": IMAGE_TAGS["k8s-hub"]}
+    assert IMAGE_TAGS["k8s-hub"].startswith("jupyterhub-5.5.4-")
+    unpatched = run_preview("baremetal", {"hub.imageRegistry": None})
+    assert "image" not in values(unpatched)["hub"]
+    assert any("JupyterHub 5.5.0, without the security fixes" in w for w in unpatched.warnings)

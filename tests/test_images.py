@@ -491,22 +491,49 @@ def test_the_workflow_validates_against_githubs_schema():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_workflow_and_the_program_agree_on_the_image(tmp_path):
-    """The workflow's own step, run here: it takes the tag from the program, and pushes where the program pulls."""
-    script = step(id="image")["run"]
-    output = tmp_path / "output"
+def image_step_outputs(image: str, tmp_path: Path) -> dict[str, str]:
+    """The workflow's own step for one image of its matrix, run here."""
+    output = tmp_path / f"output-{image}"
     environment = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GITHUB_OUTPUT": str(output),
-                   "IMAGE_REGISTRY": REGISTRY}
-    subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, env=environment, check=True, timeout=120)
-    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
-    assert outputs["tag"] == SCALA_SPARK_TAG
-    program = scala_profile(run_preview("baremetal", {"hub.imageRegistry": REGISTRY}))["kubespawner_override"]["image"]
-    assert outputs["ref"] == program
-    assert outputs["host"] == "ghcr.io"
+                   "IMAGE_REGISTRY": REGISTRY, "IMAGE": image}
+    subprocess.run(["bash", "-e", "-c", step(id="image")["run"]], cwd=ROOT, env=environment, check=True, timeout=120)
+    return dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+
+def test_the_workflow_and_the_program_agree_on_the_images(tmp_path):
+    """The workflow takes each tag from the program, and pushes where the program pulls: every folder of images/
+    is in its matrix."""
+    assert job()["strategy"]["matrix"]["image"] == sorted(p.name for p in (ROOT / "images").iterdir()) == \
+        sorted(settings.IMAGE_TAGS) == ["k8s-hub", "scala-spark"]
+    assert job()["env"]["IMAGE"] == "${{ matrix.image }}"
+    preview = run_preview("baremetal", {"hub.imageRegistry": REGISTRY})
+    scala = image_step_outputs("scala-spark", tmp_path)
+    assert scala["tag"] == SCALA_SPARK_TAG
+    assert scala["ref"] == scala_profile(preview)["kubespawner_override"]["image"]
+    assert scala["host"] == "ghcr.io"
+    hub = image_step_outputs("k8s-hub", tmp_path)
+    image = preview.releases()["jupyterhub"].inputs["values"]["hub"]["image"]
+    assert hub["ref"] == f"{image['name']}:{image['tag']}"
     build = step(uses="docker/build-push-action@")["with"]
-    assert ROOT / build["context"] == SCALA_SPARK_CONTEXT
+    assert build["context"] == "images/${{ matrix.image }}"
     assert build["tags"] == "${{ steps.image.outputs.ref }}"
     assert job()["env"]["IMAGE_REGISTRY"] == "${{ vars.IMAGE_REGISTRY }}"
+
+
+HUB_DOCKERFILE = ROOT / "images" / "k8s-hub" / "Dockerfile"
+
+
+def test_the_hub_image_is_the_charts_with_jupyterhubs_security_release():
+    """z2jh 4.4.0's hub image runs JupyterHub 5.5.0 (its images/hub/requirements.txt); 5.5.4 carries the fixes of
+    GHSA-c4gm-pwx9-9w8j and GHSA-hx46-2cv3-mh6g. The wheel is pinned by hash, its dependencies are 5.5.0's."""
+    text = HUB_DOCKERFILE.read_text()
+    assert re.search(r"^FROM quay\.io/jupyterhub/k8s-hub:4\.4\.0$", text, re.M)
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M))
+    assert args["JUPYTERHUB_VERSION"] == "5.5.4" and re.fullmatch(r"[0-9a-f]{64}", args["JUPYTERHUB_WHEEL_SHA256"])
+    assert "--require-hashes" in text and "pip check" in text and text.rstrip().endswith("USER 1000")
+    result = subprocess.run([str(BIN / "hadolint"), "--no-color", str(HUB_DOCKERFILE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    assert settings.IMAGE_TAGS["k8s-hub"].startswith("jupyterhub-5.5.4-")
 
 
 def test_the_workflow_pushes_from_main_only_and_never_moves_a_tag():
