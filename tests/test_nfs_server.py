@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from components.nfs_server import EXPORT_PATH, GANESHA_START
+from tests.engines import require_engine
 from tests.kubernetes_objects import container, one, pod_spec
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -164,11 +165,14 @@ DEBIAN_ONLY_WARNINGS = ("Missing RADOS URLs backend library",)
 # arguments instead. Ganesha does without both (a CRIT line for D-Bus, a MAJ one for rpcbind).
 STAND_INS = ("rpcbind", "dbus-daemon")
 
-needs_ganesha = pytest.mark.skipif(
-    GANESHA is None or not VFS_FSAL or os.geteuid() != 0,
-    reason="needs Debian's ganesha.nfsd with its VFS backend (apt-get install nfs-ganesha nfs-ganesha-vfs), "
-           "run as root (the VFS backend opens files by handle)",
-)
+@pytest.fixture(scope="module")
+def ganesha_installed() -> None:
+    if GANESHA is None or not VFS_FSAL or os.geteuid() != 0:
+        require_engine("needs Debian's ganesha.nfsd with its VFS backend (apt-get install nfs-ganesha "
+                       "nfs-ganesha-vfs), run as root (the VFS backend opens files by handle)")
+
+
+needs_ganesha = pytest.mark.usefixtures("ganesha_installed")
 
 
 def free_port() -> int:
@@ -259,7 +263,7 @@ def start(gke, root: Path, make_pid_dir: bool = True) -> tuple[subprocess.Popen,
 
 
 @pytest.fixture(scope="module")
-def ganesha_run(gke, tmp_path_factory) -> Run:
+def ganesha_run(gke, tmp_path_factory, ganesha_installed) -> Run:
     """Runs our start command once, with Debian's ganesha.nfsd on our config, until it listens; then stops it."""
     root = tmp_path_factory.mktemp("ganesha")
     process, pid_file, port, log_path = start(gke, root)

@@ -44,17 +44,23 @@ from components import spark
 from components.hub import RELEASE_NAME
 from components.settings import PYSPARK_IMAGE
 from tests.conftest import run_preview
+from tests.engines import require_engine
 from tests.kubernetes_objects import container, one, pod_labels
 
 JAVA = shutil.which("java")
 _PYSPARK = importlib.util.find_spec("pyspark")
 PYSPARK_HOME = Path(_PYSPARK.origin).parent if _PYSPARK and _PYSPARK.origin else None
 
-pytestmark = [
-    pytest.mark.skipif(JAVA is None, reason="java not found: ./tools/test installs Debian's openjdk-17-jre-headless "
-                                            "(as root); Spark 4.2.0 runs on Java 17"),
-    pytest.mark.skipif(PYSPARK_HOME is None, reason="pyspark not found: pip install -r requirements-test.txt"),
-]
+pytestmark = pytest.mark.engines
+
+
+@pytest.fixture(autouse=True, scope="module")
+def spark_installed() -> None:
+    if JAVA is None:
+        require_engine("java not found: ./tools/test installs Debian's openjdk-17-jre-headless (as root); Spark 4.2.0 "
+                       "runs on Java 17")
+    if PYSPARK_HOME is None:
+        require_engine("pyspark not found: pip install -r requirements-test.txt")
 
 LOCAL = "127.0.0.1"
 STACK = "baremetal"
