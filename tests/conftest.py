@@ -24,6 +24,20 @@ def config_error(stack: str, overrides: dict[str, Any]) -> str:
     return message
 
 
+@pytest.fixture
+def monitors(monkeypatch) -> list[offline.RecordingMonitor]:
+    """The recording monitor of every preview run in the test, latest last: what each run declared."""
+    seen = []
+
+    class Remembered(offline.RecordingMonitor):
+        def __init__(self, mocks):
+            super().__init__(mocks)
+            seen.append(self)
+
+    monkeypatch.setattr(offline, "RecordingMonitor", Remembered)
+    return seen
+
+
 @pytest.fixture(scope="session")
 def gke() -> offline.Preview:
     return offline.run("gke")

@@ -25,19 +25,6 @@ def refusal(stack: str, overrides: dict, monitors: list) -> str:
     return str(caught.value)
 
 
-@pytest.fixture
-def monitors(monkeypatch) -> list:
-    seen = []
-
-    class Remembered(offline.RecordingMonitor):
-        def __init__(self, mocks):
-            super().__init__(mocks)
-            seen.append(self)
-
-    monkeypatch.setattr(offline, "RecordingMonitor", Remembered)
-    return seen
-
-
 def test_each_stack_exports_where_its_data_lives(gke, baremetal):
     assert gke.outputs["dataIdentity"] == {
         "namespace": "jupyterhub", "storage.mode": "in-cluster", "storage.size": "100Gi", "cluster.name": "ml-training",

@@ -202,15 +202,7 @@ def test_a_secret_value_is_never_printed_in_an_error():
     assert "hunter2" not in message and "secure-value-of" not in message
 
 
-def test_bad_configuration_declares_no_resource(monkeypatch):
-    monitors = []
-
-    class Remembered(offline.RecordingMonitor):
-        def __init__(self, mocks):
-            super().__init__(mocks)
-            monitors.append(self)
-
-    monkeypatch.setattr(offline, "RecordingMonitor", Remembered)
+def test_bad_configuration_declares_no_resource(monitors):
     config_error("gke", {"cluster.releaseChannel": "FAST"})
     assert monitors and monitors[-1].registrations == []
 
