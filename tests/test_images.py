@@ -659,3 +659,11 @@ def test_executors_load_the_notebooks_classes_with_the_kernels_jvm_settings(tmp_
     assert f"executor.memory={kernel.submit_settings(arguments)[0]['spark.executor.memory']}" in output
     assert "app.name=scala-ann" in output
     assert (spark_home / "work").is_dir() and not (PYSPARK_HOME / "work").exists()
+
+
+def test_the_tests_run_the_hub_images_jupyterhub():
+    """The real hub of tests/test_hub_engine.py and the traits of tests/test_hub_traits.py are the image's."""
+    import jupyterhub
+
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", HUB_DOCKERFILE.read_text(), re.M))
+    assert jupyterhub.__version__ == args["JUPYTERHUB_VERSION"]
