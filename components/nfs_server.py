@@ -16,8 +16,8 @@ from components.settings import StorageSettings
 
 # NFS-Ganesha 4.0.8 (VFS backend on Fedora) as built and released by Kubernetes SIG Storage
 # (kubernetes-sigs/nfs-ganesha-server-and-external-provisioner) to the immutable registry.k8s.io. Ganesha
-# serves NFS from user space, so the pod needs only two extra capabilities; a kernel nfsd image needs a
-# privileged pod and the nfsd module loaded on the node. The image's entrypoint is that project's
+# serves NFS from user space, so the pod needs only a few capabilities (NFS_SERVER_CAPABILITIES); a kernel
+# nfsd image needs a privileged pod and the nfsd module loaded on the node. The image's entrypoint is that project's
 # provisioner: we run only its Ganesha, with our export (files/ganesha.conf), started as the provisioner
 # starts it. Citations: "upstream" is that repository at fcadaea, the v4.0.8 release (its server files are
 # unchanged from e948dd1 to master); "Ganesha" is nfs-ganesha/nfs-ganesha at tag V4.0.8.
@@ -49,6 +49,49 @@ GANESHA_START = "; ".join([
     f"ulimit -n {OPEN_FILES_LIMIT} || echo 'nfs-server: could not raise the open-files limit' >&2",
     f"exec ganesha.nfsd -F -L STDOUT -p {GANESHA_PID_FILE} -f {GANESHA_CONFIG_DIR}/ganesha.conf",
 ])
+# The server runs as root, as Ganesha must: it serves every user's files, switching its threads to the caller's uid
+# and groups to create files (fsal_set_credentials in src/FSAL/access_check.c: setgroups, then setresgid and
+# setresuid, in src/os/linux/subr.c, whose failure to set groups is fatal) and doing everything else as itself,
+# after its own permission check (src/FSAL/access_check.c) - with Squash = No_Root_Squash, root clients too.
+# Every other capability is dropped; each one kept is named with the operation that needs it. Each is shown needed
+# by a real operation on Debian's Ganesha run with this set less that one (tests/test_security.py).
+NFS_SERVER_CAPABILITIES = (
+    # A root client's chown (the personal folder provisioner handing a folder to its trainee); Ganesha performs
+    # SETATTR as root.
+    "CHOWN",
+    # Ganesha's own writes and SETATTRs as root on files and folders that belong to trainees (a trainee's chmod of
+    # their own file, a root client creating in the home folder, owned by uid 1000 with mode 755).
+    "DAC_OVERRIDE",
+    # open_by_handle_at(2), with which the VFS backend opens every object from its file handle
+    # (src/FSAL/FSAL_VFS/os/linux/handle_syscalls.c); the man page: "The caller must have the
+    # CAP_DAC_READ_SEARCH capability". Upstream's docs/deployment.md: "It needs to be run with capability
+    # DAC_READ_SEARCH in order for Ganesha to work".
+    "DAC_READ_SEARCH",
+    # SETATTR of mode or times, as root, on files owned by the trainee who asks (chmod(2): EPERM "The effective UID
+    # does not match the owner of the file, and the process is not privileged (Linux: it does not have the
+    # CAP_FOWNER capability)"); creating a file with its attributes fails without it too.
+    "FOWNER",
+    # Keeps the set-group-ID bit a trainee sets on a file or folder of group users (100), which Ganesha, as root
+    # and not in that group, would otherwise lose (chmod(2); Ganesha applies the rule for the caller itself in
+    # src/FSAL/fsal_helper.c, then sets the mode as root).
+    "FSETID",
+    # setgroups(2) and setresgid(2) for the caller's groups (above); dbus-daemon switches to its user's group.
+    "SETGID",
+    # setresuid(2) to create files as their owner (above); rpcbind and dbus-daemon drop to their own users.
+    "SETUID",
+    # `ulimit -n` above the container's hard limit (OPEN_FILES_LIMIT; upstream's docs/deployment.md: "Optionally,
+    # it should be run also with capability SYS_RESOURCE so that it can set a higher limit for the number of
+    # opened files"). Ganesha drops it itself once started (lower_my_caps in src/MainNFSD/nfs_init.c).
+    "SYS_RESOURCE",
+)
+# Not kept: NET_BIND_SERVICE. rpcbind cannot bind port 111 without it but keeps serving on its local socket
+# (/run/rpcbind.sock), where Ganesha registers NFS v4; port 111 is in neither the container's ports nor the
+# Service, and NFS v4 clients go to 2049 directly (RFC 7530, section 3.1). The other capabilities of the
+# runtime's default set (KILL, MKNOD, NET_RAW, SETFCAP, SETPCAP, SYS_CHROOT, AUDIT_WRITE) serve nothing here.
+# The seccomp profile is the runtime's default: containerd allows name_to_handle_at, which the VFS backend also
+# uses, to every container since 1.6.22 and 1.7.3 (containerd/containerd 9a202e342, "seccomp: always allow
+# name_to_handle_at"; before, only with SYS_ADMIN, why upstream's docs ask for a "more permissive seccomp
+# profile"), and open_by_handle_at to containers holding DAC_READ_SEARCH (contrib/seccomp/seccomp_default.go).
 EXPORT_PATH = "/export"
 NFS_PORT = 2049
 SERVER_LABELS = {**LABELS, "app.kubernetes.io/name": "nfs-server"}
@@ -96,6 +139,7 @@ class NfsServer(pulumi.ComponentResource):
                     "spec": {
                         "nodeSelector": args.node_selector,
                         "automountServiceAccountToken": False,
+                        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                         "initContainers": [prepare_folders_container(args.settings, EXPORT_PATH)],
                         "containers": [{
                             "name": "nfs-ganesha",
@@ -103,8 +147,10 @@ class NfsServer(pulumi.ComponentResource):
                             "command": ["/bin/sh", "-c", GANESHA_START],
                             "ports": [{"name": "nfs", "containerPort": NFS_PORT, "protocol": "TCP"}],
                             "securityContext": {
-                                # Open files by handle (VFS backend) and raise the open-files limit.
-                                "capabilities": {"add": ["DAC_READ_SEARCH", "SYS_RESOURCE"]},
+                                # Root, with only the capabilities above (NFS_SERVER_CAPABILITIES).
+                                "runAsUser": 0,
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"], "add": list(NFS_SERVER_CAPABILITIES)},
                             },
                             "readinessProbe": {**nfs_port, "initialDelaySeconds": 5, "periodSeconds": 10},
                             "livenessProbe": {**nfs_port, "initialDelaySeconds": 30, "periodSeconds": 20, "failureThreshold": 3},
