@@ -31,6 +31,12 @@ NOTEBOOK_GID = 100
 BUSYBOX_IMAGE = "docker.io/library/busybox:1.37.0"
 PREPARE_FOLDERS_SCRIPT = (Path(__file__).parent / "files" / "prepare-folders.sh").read_text()
 LABELS = {"app.kubernetes.io/part-of": "ml-training", "app.kubernetes.io/component": "storage"}
+# The capabilities prepare-folders.sh uses as root: chown(2) of each folder to the notebook user (CAP_CHOWN), then
+# chmod(2) of a folder that the notebook user now owns (EPERM without CAP_FOWNER), where the shared folder's
+# set-group-ID bit, for a group root is not in, stays only with CAP_FSETID. mkdir needs none: the export's top
+# directory is root's on a new volume or a node's directory that the kubelet creates, and over NFS the server
+# decides, root not squashed.
+PREPARE_FOLDERS_CAPABILITIES = ("CHOWN", "FOWNER", "FSETID")
 
 
 def prepare_folders_container(settings: StorageSettings, export_dir: str) -> dict:
@@ -47,8 +53,16 @@ def prepare_folders_container(settings: StorageSettings, export_dir: str) -> dic
             {"name": "USER_UID", "value": str(NOTEBOOK_UID)},
             {"name": "USER_GID", "value": str(NOTEBOOK_GID)},
         ],
-        # chown needs root; the export must not squash root (see README, Storage).
-        "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": False},
+        # Root, as chown needs (the export must not squash root: README, Storage), with only what the script does
+        # as root to folders it may not own (tests/test_security.py runs it with exactly these on a fresh and on a
+        # prepared export; busybox's chown and chmod are the syscalls chown(2) and chmod(2)).
+        "securityContext": {
+            "runAsUser": 0,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"], "add": list(PREPARE_FOLDERS_CAPABILITIES)},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
         "volumeMounts": [{"name": "export", "mountPath": export_dir}],
     }
 
