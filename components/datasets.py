@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
-from components.folders import LABELS, content_hash
+from components.folders import LABELS, NOTEBOOK_GID, NOTEBOOK_UID, content_hash
 from components.nfs_endpoint import NfsEndpoint
 from components.settings import Dataset, StorageSettings
 
@@ -22,7 +22,7 @@ from components.settings import Dataset, StorageSettings
 # left it until 8bdbef49d728ce34211537d1213011225369f54b (2026-04-15) moved it to Debian 13:
 # "FROM marketplace.gcr.io/google/debian12:latest", "apt-get install ... curl ... git gnupg",
 # "google-cloud-cli=${CLOUD_SDK_VERSION}-0" (gcloud; README.md at 4d912428f54aecf49c855b52bd863baa53db5c28 points
-# to "gcloud storage"). No USER line: it runs as root (the Job asks for uid 0 anyway). sha256sum, cut, mkdir,
+# to "gcloud storage"). No USER line: it runs as root, but the Job runs it as the notebook user. sha256sum, cut, mkdir,
 # dirname, rm, chmod and mv are Debian's coreutils, an Essential package of every Debian 12 system.
 CLOUD_CLI_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:555.0.0-slim"
 SEED_DATASETS_SCRIPT = (Path(__file__).parent / "files" / "seed-datasets.sh").read_text()
@@ -66,6 +66,10 @@ class DatasetSeeding(pulumi.ComponentResource):
         environment = [
             {"name": "DATASETS", "value": lines},
             {"name": "PUBLIC_DIR", "value": f"/export/{settings.public_folder}"},
+            # gcloud's configuration, whatever HOME the runtime gives uid 1000 (the image's user cloudsdk, "useradd
+            # -r -u 1000 -m ... cloudsdk" in debian_slim/Dockerfile; the image's own settings are root's, in
+            # /root/.config): CLOUDSDK_CONFIG, `gcloud topic configurations`.
+            {"name": "CLOUDSDK_CONFIG", "value": "/tmp/gcloud"},
         ]
         if args.anonymous_gcs:
             environment.append({"name": "CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "value": "true"})
@@ -86,12 +90,18 @@ class DatasetSeeding(pulumi.ComponentResource):
                         "serviceAccountName": account.metadata.name,
                         "automountServiceAccountToken": False,
                         "nodeSelector": args.cluster.core_node_selector,
+                        # As the notebook user, not root: the public folder is theirs (prepare-folders.sh: owner
+                        # USER_UID:USER_GID, mode 755), and the script only creates, replaces and reads files in it.
+                        "securityContext": {
+                            "runAsUser": NOTEBOOK_UID, "runAsGroup": NOTEBOOK_GID, "runAsNonRoot": True,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
                         "containers": [{
                             "name": "seed-datasets",
                             "image": CLOUD_CLI_IMAGE,
                             "command": ["sh", "-c", SEED_DATASETS_SCRIPT],
                             "env": environment,
-                            "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": False},
+                            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
                             "volumeMounts": [{"name": "export", "mountPath": "/export"}],
                         }],
