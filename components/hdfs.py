@@ -165,6 +165,9 @@ class Hdfs(pulumi.ComponentResource):
                 image=HADOOP_IMAGE,
                 command=["/bin/bash", "-c", FORMAT_ONCE],
                 env=[k8s.core.v1.EnvVarArgs(name="NAME_DIR", value=NAME_DIR), CONFIG_DIR_ENV],
+                # A JVM like the NameNode's, for a minute, once: the format writes an empty namespace.
+                resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "100m", "memory": "512Mi"},
+                                                               limits={"memory": "1Gi"}),
                 volume_mounts=[volume, *_config_mounts()],
                 security_context=_container_security(),
             )],
