@@ -45,12 +45,28 @@ def _user_placement(dedicated: bool) -> dict:
     return {"user_node_selector": dict(USER_NODE_LABEL), "user_tolerations": ({**USER_NODE_TAINT, "operator": "Equal"},)}
 
 
+# Pod Security Admission (https://kubernetes.io/docs/concepts/security/pod-security-standards/): the namespace
+# admits its pods at the strictest level they all meet, and warns at the next level up. That is privileged:
+# - gke: the in-cluster NFS server adds DAC_READ_SEARCH and SYS_RESOURCE (components/nfs_server.py), which are not
+#   in baseline's list of capabilities that may be added (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL,
+#   MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT). The server stays in this namespace: it
+#   mounts the data claim, and a pod mounts only claims of its own namespace; moving it moves the data.
+# - baremetal: with hub.metadataBlock iptables, its default there, every trainee's pod has Zero to JupyterHub's
+#   privileged init container block-cloud-metadata (privileged, NET_ADMIN; jupyterhub/files/hub/jupyterhub_config.py
+#   at 4.4.0).
+# warn: baseline names every pod beyond it when it is created (README, Security).
+POD_SECURITY_LABELS = {
+    "pod-security.kubernetes.io/enforce": "privileged",
+    "pod-security.kubernetes.io/warn": "baseline",
+}
+
+
 def _namespace(name: str, namespace: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
     return k8s.core.v1.Namespace(
         f"{name}-namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=namespace,
-            labels={"app.kubernetes.io/part-of": "ml-training"},
+            labels={"app.kubernetes.io/part-of": "ml-training", **POD_SECURITY_LABELS},
         ),
         opts=opts,
     )
