@@ -556,6 +556,7 @@ def test_the_container_adds_exactly_the_capabilities_named_here(gke):
     assert set(NEEDS) | {"SYS_RESOURCE"} == set(NFS_SERVER_CAPABILITIES)
 
 
+@pytest.mark.engines
 def test_the_server_serves_trainees_and_root_with_exactly_the_programs_capabilities(serve):
     served = serve(the_programs_capabilities())
     assert served.bounding == set(served.caps), served.log
@@ -567,6 +568,7 @@ def test_the_server_serves_trainees_and_root_with_exactly_the_programs_capabilit
     assert users.get("rpcbind") not in (None, "root") and users.get("dbus-daemon") not in (None, "root"), served.processes
 
 
+@pytest.mark.engines
 def test_without_sys_resource_the_server_only_keeps_the_open_files_limit(serve):
     """SYS_RESOURCE is for `ulimit -n` alone (OPEN_FILES_LIMIT), whose failure only warns; Ganesha drops it itself
     once started (lower_my_caps, src/MainNFSD/nfs_init.c). This machine may not have it to give."""
@@ -581,6 +583,7 @@ LOGGED_WITHOUT = {"SETUID": "Could not set user identity Operation not permitted
                   "SETGID": "set_threadgroups() returned Operation not permitted"}
 
 
+@pytest.mark.engines
 @pytest.mark.parametrize("capability", sorted(NEEDS))
 def test_each_capability_is_needed(serve, capability):
     served = serve(tuple(c for c in the_programs_capabilities() if c != capability))
@@ -589,6 +592,7 @@ def test_each_capability_is_needed(serve, capability):
     assert LOGGED_WITHOUT.get(capability, "") in served.log
 
 
+@pytest.mark.engines
 def test_net_bind_service_is_not_needed(serve):
     """rpcbind cannot take port 111 without it, but Ganesha registers NFS v4 on rpcbind's local socket, and neither
     the container nor the Service offers port 111: the full set above has no NET_BIND_SERVICE and serves."""
