@@ -76,7 +76,8 @@ def run(gke, tmp_path_factory) -> Path:
     assert command[:2] == ["/bin/sh", "-c"]
     environment = {**os.environ, "CONFIG": str(root / "ganesha.conf"), "START": command[2], "OUT": str(root / "out"),
                    "NFS_PROGRAM": NFS_PROGRAM, "NFS_PORT": NFS_PORT}
-    done = subprocess.run(["unshare", "--net", "--mount", "--fork", "--", "/bin/sh", "-c", SCRIPT], env=environment,
+    # A PID namespace too: when its first process ends, rpcbind and D-Bus end with it.
+    done = subprocess.run(["unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc", "--", "/bin/sh", "-c", SCRIPT], env=environment,
                           capture_output=True, text=True, timeout=120)
     if done.returncode != 0 and "unshare failed" in done.stderr:
         require_engine(f"namespaces for the NFS server: {done.stderr.strip().splitlines()[-1]}")

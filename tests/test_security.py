@@ -41,6 +41,7 @@ from tests.conftest import run_preview
 from tests.engines import require_engine
 from tests.kubernetes_objects import container, manifest, one, pod_spec
 from tests.test_nfs_server_engine import adapted_config
+from tools import checkov as checkov_tool
 from tools import helm as helm_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,8 +53,6 @@ WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")  # the kinds with 
 
 # --- 1. checkov --------------------------------------------------------------------------------------------
 
-CHECKOV_PIN = re.search(r"^# (checkov==\S+)$", (ROOT / "requirements-test.txt").read_text(), re.M).group(1)
-CHECKOV_ENV = ROOT / ".tools" / "checkov"
 
 # checkov has no check for hostPath volumes (its CKV_K8S_27 looks only for the Docker socket): this one, loaded
 # with --external-checks-dir, fails a pod template with any hostPath volume.
@@ -146,21 +145,11 @@ def plain_objects(preview) -> list[dict]:
 
 
 def checkov() -> Path:
-    """checkov at the pinned version in its own environment: installed once into .tools/checkov."""
-    executable = CHECKOV_ENV / "bin" / "checkov"
-    wanted = CHECKOV_PIN.split("==")[1]
-    if executable.exists():
-        found = subprocess.run([str(executable), "--version"], capture_output=True, text=True).stdout.strip()
-        if found == wanted:
-            return executable
-    try:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(CHECKOV_ENV)], check=True, capture_output=True)
-        subprocess.run([str(CHECKOV_ENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", CHECKOV_PIN], check=True, capture_output=True, text=True,
-                       timeout=600)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as failed:
-        require_engine(f"could not install {CHECKOV_PIN} into {CHECKOV_ENV}: {getattr(failed, 'stderr', '')}"[-300:])
-    return executable
+    """checkov at the pinned version, which ./tools/test installs (tools/checkov.py)."""
+    found = checkov_tool.find()
+    if found is None:
+        require_engine(f"{checkov_tool.PIN} is not installed: ./tools/test installs it (python -m tools.checkov)")
+    return found
 
 
 @dataclass(frozen=True)
@@ -488,7 +477,8 @@ def serve(gke, tmp_path_factory):
         require_engine(f"the NFS server's capabilities for real need root and {', '.join(SERVE_TOOLS)} "
                        f"(missing: {', '.join(missing) or 'root'}; ./tools/test installs Debian's nfs-ganesha)")
     if LIBNFS is None:
-        pytest.skip("the NFS server's capabilities for real need a user-space NFS client: apt-get install libnfs13")
+        require_engine("the NFS server's capabilities for real need a user-space NFS client: apt-get install libnfs13 "
+                       "(./tools/test does, as root)")
     config = one(gke, "kubernetes:core/v1:ConfigMap", "nfs-server").inputs["data"]["ganesha.conf"]
     command = container(one(gke, "kubernetes:apps/v1:Deployment", "nfs-server"))["command"]
     assert command[:2] == ["/bin/sh", "-c"]

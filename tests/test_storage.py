@@ -8,7 +8,7 @@ import pytest
 
 from components.datasets import CLOUD_CLI_IMAGE
 from components.folders import BUSYBOX_IMAGE
-from components.nfs_server import GANESHA_IMAGE
+from components.nfs_server import GANESHA_IMAGE, NFS_SERVER_CAPABILITIES
 from components.provisioner import CSI_DRIVER_NFS_REPOSITORY
 from tests.conftest import config_error, run_preview
 from tests.test_nfs_volumes_chart import render
@@ -197,8 +197,9 @@ def test_nfs_server_is_one_ganesha_replica_on_the_core_pool_with_probes(gke):
     [container] = pod(server)["containers"]
     assert container["image"] == GANESHA_IMAGE == "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8"
     assert "exec ganesha.nfsd " in container["command"][-1]  # the whole start sequence: tests/test_nfs_server.py
-    # User space: two capabilities, not a privileged pod.
-    assert container["securityContext"] == {"capabilities": {"add": ["DAC_READ_SEARCH", "SYS_RESOURCE"]}}
+    # User space: root with the capabilities Ganesha uses (tests/test_security.py proves each), not a privileged pod.
+    assert container["securityContext"] == {"runAsUser": 0, "allowPrivilegeEscalation": False,
+                                            "capabilities": {"drop": ["ALL"], "add": list(NFS_SERVER_CAPABILITIES)}}
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["tcpSocket"] == {"port": 2049}
     assert {"name": "export", "mountPath": "/export"} in container["volumeMounts"]
