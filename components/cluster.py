@@ -112,7 +112,6 @@ class GkeCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: GkeClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:cluster:GkeCluster", name, None, opts)
         gke: GkeSettings = args.settings.gke
-        child = pulumi.ResourceOptions(parent=self)
 
         self.cluster = gcp.container.Cluster(
             f"{name}-cluster",

@@ -4,6 +4,8 @@ line naming what is missing; under CI (CI=true), where ./tools/test has installe
 from __future__ import annotations
 
 import os
+import time
+from typing import Any, Callable
 
 import pytest
 
@@ -13,3 +15,16 @@ def require_engine(missing: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{missing} (CI=true: ./tools/test installs the engines)", pytrace=False)
     pytest.skip(missing)
+
+
+def wait_for(what: str, check: Callable[[], Any], seconds: float, logs: Callable[[], str] = lambda: "",
+             interval: float = 0.2) -> Any:
+    """check()'s first true value, polled until the deadline; else a failure with the logs."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {seconds:.0f} s\n{logs()}")
+        time.sleep(interval)

@@ -36,13 +36,14 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pytest
 import requests
 import yaml
 
 from components.hub import CHART, CHART_VERSION, RELEASE_NAME
+from tests.engines import wait_for
 
 LOCAL = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,19 +77,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOCAL, 0))
         return s.getsockname()[1]
-
-
-def wait_for(what: str, check: Callable[[], Any], seconds: float, logs: Callable[[], str] = lambda: "",
-             interval: float = 0.2) -> Any:
-    """check()'s first true value, polled until the deadline; else a failure with the logs."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} within {seconds:.0f} s\n{logs()}")
-        time.sleep(interval)
 
 
 # --- the release's values, as the hub pod reads them ----------------------------------------------------------------
@@ -439,9 +427,9 @@ class FakeOAuthProvider:
                 if provider.github_api and url.path.startswith(provider.github_api + "/orgs/"):
                     parts = url.path[len(provider.github_api + "/orgs/"):].split("/")
                     if len(parts) == 3 and parts[1] == "members":  # /orgs/{org}/members/{user}
-                        org, user, entry = parts[0], parts[2], parts[0]
+                        user, entry = parts[2], parts[0]
                     elif len(parts) == 5 and parts[1] == "teams" and parts[3] == "members":
-                        org, user, entry = parts[0], parts[4], f"{parts[0]}:{parts[2]}"
+                        user, entry = parts[4], f"{parts[0]}:{parts[2]}"
                     else:
                         return self.refuse(404, "no such endpoint")
                     member = user in provider.accounts and entry in provider.accounts[user].memberships

@@ -20,8 +20,6 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from components import datasets, folders, hdfs, hub
 from components.settings import DEFAULT_PROFILES, PYSPARK_IMAGE
 

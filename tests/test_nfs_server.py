@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from components.nfs_server import EXPORT_PATH, GANESHA_START
+from components.nfs_server import EXPORT_PATH
 from tests.engines import require_engine
 from tests.kubernetes_objects import container, one, pod_spec
 

@@ -44,6 +44,7 @@ from components import spark
 from components.hub import RELEASE_NAME
 from components.settings import PYSPARK_IMAGE
 from tests.conftest import run_preview
+from tests import engines
 from tests.engines import require_engine
 from tests.kubernetes_objects import container, one, pod_labels
 
@@ -78,18 +79,9 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
-def wait_for(what: str, check: Callable[[], Any], seconds: float, pods: Optional[list["Pod"]] = None,
-             interval: float = 0.5) -> Any:
-    """check()'s first true value, polled until the deadline; else a failure with the pods' last log lines."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            logs = "\n".join(pod.tail() for pod in pods or [])
-            pytest.fail(f"no {what} within {seconds:.0f} s\n{logs}")
-        time.sleep(interval)
+def wait_for(what: str, check: Callable[[], Any], seconds: float, pods: Optional[list["Pod"]] = None) -> Any:
+    """tests.engines.wait_for, failing with the pods' last log lines."""
+    return engines.wait_for(what, check, seconds, lambda: "\n".join(pod.tail() for pod in pods or []), interval=0.5)
 
 
 # --- pods: the program's containers as local process groups --------------------------------------------------
