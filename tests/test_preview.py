@@ -105,3 +105,21 @@ def test_unknown_stack_is_an_error():
     result = run_cli("no-such-stack")
     assert result.returncode != 0
     assert "Pulumi.no-such-stack.yaml" in result.stderr
+
+
+def test_the_laptop_stack_previews_small_with_every_service():
+    """Pulumi.dev.yaml: one node of a laptop or CI cluster, every service on with one replica."""
+    preview = offline.run("dev")
+    assert preview.stand_ins == []  # the dummy login needs no secret until a password is set
+    assert {"sparkMasterUrl", "kafkaBootstrapServers", "hdfsUrl"} <= set(preview.outputs)
+    replicas = {r.inputs["metadata"]["name"]: r.inputs["spec"]["replicas"]
+                for r in preview.resources if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")}
+    assert replicas == {"nfs-server": 1, "spark-master": 1, "spark-worker": 1, "hdfs-namenode": 1, "hdfs-datanode": 1}
+    [pool] = preview.of_type("kubernetes:kafka.strimzi.io/v1:KafkaNodePool")
+    assert pool.inputs["spec"]["replicas"] == 1
+    hub = preview.releases()["jupyterhub"].inputs["values"]
+    assert hub["proxy"]["service"]["type"] == "ClusterIP" and hub["hub"]["config"]["JupyterHub"][
+        "authenticator_class"] == "dummy"
+    assert preview.outputs["hubPortForward"]
+    # With the trainees' password set, as the README says, ./tools/up asks for the admin's.
+    assert offline.run("dev", {"auth.dummyPassword": {"secure": "x"}}).stand_ins == ["auth.dummyAdminPassword"]

@@ -37,7 +37,7 @@ def test_lists_the_secrets_the_stack_needs_and_has_not_set():
 
 def test_a_bad_stack_is_one_line():
     result = secrets("gek")
-    assert (result.returncode, result.stderr) == (1, "error: no stack file Pulumi.gek.yaml: the stacks are baremetal, gke\n")
+    assert (result.returncode, result.stderr) == (1, "error: no stack file Pulumi.gek.yaml: the stacks are baremetal, dev, gke\n")
 
 
 def test_sets_the_missing_secrets_from_a_json_map_without_printing_them(environment):

@@ -61,14 +61,14 @@ def up(checkout: Path, environment: dict[str, str], *args: str) -> subprocess.Co
 def test_a_stack_without_a_stack_file_is_refused_in_one_line(checkout, environment):
     result = up(checkout, environment, "gek")
     assert result.returncode == 1
-    assert result.stderr == "error: no stack file Pulumi.gek.yaml: the stacks are baremetal, gke\n"
+    assert result.stderr == "error: no stack file Pulumi.gek.yaml: the stacks are baremetal, dev, gke\n"
     assert calls(environment) == []
 
 
 def test_an_option_is_not_taken_for_a_stack(checkout, environment):
     result = up(checkout, environment, "--yes")
     assert result.returncode == 2
-    assert result.stderr == "usage: ./tools/up STACK [pulumi up arguments], where STACK is one of: baremetal, gke\n"
+    assert result.stderr == "usage: ./tools/up STACK [pulumi up arguments], where STACK is one of: baremetal, dev, gke\n"
     assert calls(environment) == []
 
 
