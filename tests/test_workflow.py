@@ -67,3 +67,17 @@ def test_the_preview_sets_the_stacks_secrets_before_it_runs():
     assert "--set-from-env STACK_SECRETS" in steps[secrets]["run"]
     assert "secrets.STACK_SECRETS_GKE" in steps[secrets]["env"]["STACK_SECRETS"]
     assert "$STACK_NAME" in steps[secrets]["run"] and steps[preview]["with"]["stack-name"] == "${{ env.STACK_NAME }}"
+
+
+def test_every_workflow_validates_against_githubs_schema():
+    """check-jsonschema's vendored GitHub workflow schema (pinned in requirements-test.txt)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    workflows = sorted(str(path) for path in WORKFLOW.parent.glob("*.yml"))
+    assert len(workflows) >= 2
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", *workflows],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
