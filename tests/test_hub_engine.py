@@ -141,23 +141,32 @@ def assert_server_answers(browser: Browser, user: str) -> None:
 # --- dummy: any password, the allow list ------------------------------------------------------------------------------
 
 
-class TestDummyLogin:
+class PasswordLoginHub:
+    """A hub with the baremetal stack's login made a password login by OVERRIDES (the classes below)."""
+
+    OVERRIDES: dict
+    AUTHENTICATOR: str
+
     @pytest.fixture(scope="class")
     @classmethod
     def preview(cls):
-        return run_preview("baremetal", DUMMY_WITH_USERS)
+        return run_preview("baremetal", cls.OVERRIDES)
 
     @pytest.fixture(scope="class")
     @classmethod
     def config(cls, preview) -> dict:
         config = with_secrets(values(preview)["hub"]["config"])
-        assert section(config)[0] == "DummyAuthenticator"
+        assert section(config)[0] == cls.AUTHENTICATOR
         return config
 
     @pytest.fixture(scope="class")
     @classmethod
     def hub(cls, preview, config, tmp_path_factory) -> Iterator[Hub]:
-        yield from run_hub(preview, config, tmp_path_factory.mktemp("dummy-hub"))
+        yield from run_hub(preview, config, tmp_path_factory.mktemp(cls.AUTHENTICATOR.lower()))
+
+
+class TestDummyLogin(PasswordLoginHub):
+    OVERRIDES, AUTHENTICATOR = DUMMY_WITH_USERS, "DummyAuthenticator"
 
     def test_the_hub_loads_the_programs_login(self, hub, config):
         assert_loaded(hub, config)
@@ -188,23 +197,8 @@ class TestDummyLogin:
 # --- shared password: one for trainees, another for the admins -------------------------------------------------------
 
 
-class TestSharedPasswordLogin:
-    @pytest.fixture(scope="class")
-    @classmethod
-    def preview(cls):
-        return run_preview("baremetal", SHARED_PASSWORD_WITH_USERS)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config(cls, preview) -> dict:
-        config = with_secrets(values(preview)["hub"]["config"])
-        assert section(config)[0] == "SharedPasswordAuthenticator"
-        return config
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def hub(cls, preview, config, tmp_path_factory) -> Iterator[Hub]:
-        yield from run_hub(preview, config, tmp_path_factory.mktemp("shared-password-hub"))
+class TestSharedPasswordLogin(PasswordLoginHub):
+    OVERRIDES, AUTHENTICATOR = SHARED_PASSWORD_WITH_USERS, "SharedPasswordAuthenticator"
 
     def test_the_hub_loads_the_programs_login(self, hub, config):
         assert_loaded(hub, config)
