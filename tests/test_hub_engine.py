@@ -233,12 +233,23 @@ class TestSharedPasswordLogin(PasswordLoginHub):
         assert admin_name in assert_admin_api(admin, trainee)
 
 
+class OAuthLoginHub:
+    """What the OAuth logins share; each class below gives its program, provider, config and hub fixtures."""
+
+    def login(self, hub, provider, program, name) -> tuple[Browser, object]:
+        browser = Browser(hub)
+        return browser, browser.oauth_login(provider, name, program["oauth_callback_url"])
+
+    def test_the_hub_loads_the_programs_login(self, hub, config):
+        assert_loaded(hub, config)
+
+
 # --- GitHub: the allowed organizations' teams, through GitHub's membership API ---------------------------------------
 
 GITHUB_API = "/api/v3"  # the API's path under github_url, as for GitHub Enterprise (oauthenticator/github.py)
 
 
-class TestGitHubLogin:
+class TestGitHubLogin(OAuthLoginHub):
     @pytest.fixture(scope="class")
     @classmethod
     def program(cls, gke) -> dict:
@@ -274,13 +285,6 @@ class TestGitHubLogin:
     def hub(cls, gke, config, tmp_path_factory) -> Iterator[Hub]:
         yield from run_hub(gke, config, tmp_path_factory.mktemp("github-hub"))
 
-    def login(self, hub, provider, program, name) -> tuple[Browser, object]:
-        browser = Browser(hub)
-        return browser, browser.oauth_login(provider, name, program["oauth_callback_url"])
-
-    def test_the_hub_loads_the_programs_login(self, hub, config):
-        assert_loaded(hub, config)
-
     def test_a_member_of_an_allowed_team_gets_in(self, hub, provider, program):
         browser, response = self.login(hub, provider, program, "ann-example")
         assert_in(response, browser)
@@ -308,7 +312,7 @@ class TestGitHubLogin:
 # --- generic OAuth/OIDC: the allowed groups, from the userinfo's groups claim ----------------------------------------
 
 
-class TestGenericOAuthLogin:
+class TestGenericOAuthLogin(OAuthLoginHub):
     @pytest.fixture(scope="class")
     @classmethod
     def program(cls, baremetal) -> dict:
@@ -341,13 +345,6 @@ class TestGenericOAuthLogin:
     @classmethod
     def hub(cls, baremetal, config, tmp_path_factory) -> Iterator[Hub]:
         yield from run_hub(baremetal, config, tmp_path_factory.mktemp("generic-oauth-hub"))
-
-    def login(self, hub, provider, program, name) -> tuple[Browser, object]:
-        browser = Browser(hub)
-        return browser, browser.oauth_login(provider, name, program["oauth_callback_url"])
-
-    def test_the_hub_loads_the_programs_login(self, hub, config):
-        assert_loaded(hub, config)
 
     def test_a_member_of_an_allowed_group_gets_in(self, hub, provider, program):
         browser, response = self.login(hub, provider, program, "ann@example.com")
