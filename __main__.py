@@ -5,7 +5,7 @@ import pulumi
 from components import continuity
 from components.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
 from components.hdfs import Hdfs, HdfsArgs
-from components.hub import JupyterHub, JupyterHubArgs
+from components.hub import JupyterHub, JupyterHubArgs, trainee_environment
 from components.kafka import Kafka, KafkaArgs
 from components.settings import PYSPARK_IMAGE, load
 from components.spark import Spark, SparkArgs
@@ -49,6 +49,11 @@ hub = JupyterHub("hub", JupyterHubArgs(hub=settings.hub, auth=settings.auth, nam
 pulumi.export("hubUrl", hub.url)
 if hub.port_forward is not None:
     pulumi.export("hubPortForward", hub.port_forward)
+
+# What ./tools/smoke checks that a trainee gets.
+pulumi.export("traineeEnvironment", trainee_environment(settings.hub, tuple(d.target for d in settings.storage.datasets),
+                                                        tuple(name for name in ("spark", "kafka", "hdfs")
+                                                              if getattr(settings.services, name).enabled)))
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("namespace", cluster.namespace)

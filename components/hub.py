@@ -21,7 +21,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
-from components.settings import HUB_IMAGE_REPOSITORY, IMAGE_TAGS, AuthSettings, HubSettings, Profile, quantity_bytes
+from components.settings import (HUB_IMAGE_REPOSITORY, IMAGE_TAGS, PYSPARK_IMAGE, SCALA_SPARK_REPOSITORY, AuthSettings,
+                                 HubSettings, Profile, image_repository, quantity_bytes)
 from components.storage import StorageResult
 from components.user_access import UserAccess
 
@@ -82,6 +83,17 @@ INSECURE_DUMMY_ANNOTATION = "ml-training/allow-insecure-dummy-auth"
 INGRESS_TLS_SECRET = "jupyterhub-tls"
 # Port-forward address for a hub without a public host name.
 LOCAL_URL = "http://localhost:8080"
+# The API identity of ./tools/smoke (tools/smoke.py): a JupyterHub service without a URL, whose token the chart
+# generates and keeps across upgrades in the hub Secret under hub.services.<key>.apiToken (z2jh 4.4.0,
+# jupyterhub/templates/hub/secret.yaml and _helpers-passwords.tpl, jupyterhub.hub.services.get_api_token). That Secret
+# is named "hub": jupyterhub.hub.fullname is "<fullname>-hub", and fullnameOverride "" (values.yaml) leaves no prefix
+# (templates/_helpers-names.tpl). The token never leaves the cluster but for the tool, which reads it with kubectl.
+SMOKE_SERVICE = "smoke-test"
+HUB_SECRET = "hub"
+SMOKE_TOKEN_KEY = f"hub.services.{SMOKE_SERVICE}.apiToken"
+# What the smoke test does, and no more: create and delete its test users (admin:users), start and stop their
+# servers (admin:servers) and use those servers' API (access:servers). JupyterHub 5.5.4, jupyterhub/scopes.py.
+SMOKE_SCOPES = ("admin:users", "admin:servers", "access:servers")
 # The pre-puller hook holds the release until every user node has pulled the profile images (GBs each).
 RELEASE_TIMEOUT_SECONDS = 1800
 # A first spawn on a node without the pre-pulled image pulls it first.
@@ -151,6 +163,18 @@ def authenticator_config(auth: AuthSettings) -> dict[str, dict]:
                 allowed_groups=list(auth.allowed_groups),
             )
     return {"JupyterHub": {"authenticator_class": entry_point}, section: config}
+
+
+def trainee_environment(hub: HubSettings, datasets: tuple[str, ...], services: tuple[str, ...]) -> dict:
+    """What every trainee gets, as ./tools/smoke checks it: the profiles (and whether their image carries the Spark
+    cluster's Spark), the seeded files under the public folder, and the data services in every server."""
+    return {
+        "profiles": [{"name": p.name, "image": p.image,
+                      "spark": p.image == PYSPARK_IMAGE or image_repository(p.image).rsplit("/", 1)[-1] == SCALA_SPARK_REPOSITORY}
+                     for p in hub.profiles],
+        "datasets": list(datasets),
+        "services": list(services),
+    }
 
 
 def _cpu_cores(quantity: str) -> float:
@@ -236,6 +260,9 @@ def _hub_image(hub: HubSettings) -> Optional[dict]:
 def _hub_pod(hub: HubSettings, auth: AuthSettings, cluster: ClusterResult) -> dict:
     pod: dict[str, Any] = {
         "config": authenticator_config(auth),
+        "services": {SMOKE_SERVICE: {}},
+        "loadRoles": {SMOKE_SERVICE: {"description": "./tools/smoke: its test users and their servers",
+                                      "scopes": list(SMOKE_SCOPES), "services": [SMOKE_SERVICE]}},
         # The hub's database (users, tokens, servers) on the cluster's Retain class: it outlives the namespace.
         "db": {"pvc": {"storageClassName": cluster.data_storage_class}},
     }

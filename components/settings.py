@@ -28,10 +28,11 @@ from components import capacity, stack_file
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
 # Settings that are not scalars, so Pulumi.yaml cannot declare them; documented there.
-OBJECT_KEYS = ("hub.profiles", "storage.datasets", "services.vora.values", "cluster.dataStorageParameters",
-               "cluster.maintenanceExclusions")
-# Secrets cannot be declared with a default in Pulumi.yaml; documented there.
-SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "auth.dummyAdminPassword", "services.vora.registryPassword")
+OBJECT_KEYS = ("hub.profiles", "storage.datasets", "storage.materials", "services.vora.values",
+               "cluster.dataStorageParameters", "cluster.maintenanceExclusions")
+# Secrets cannot be declared with a default in Pulumi.yaml; documented there. "[]" stands for any list index.
+SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "auth.dummyAdminPassword", "services.vora.registryPassword",
+               "storage.materials[].deployKey")
 
 SECRET_SHOWN_AS = "[secret]"
 # Namespaces of the providers' own settings, beside the project's: gcp:project, kubernetes:..., pulumi:tags.
@@ -142,7 +143,7 @@ class _Reader:
         """Whether a setting's value may be secret: a secret setting, `secure:` in the stack file, or (with no
         stack file to tell) anything in a map the engine marks secret."""
         top = full.split(".")[0].split("[")[0]
-        if full.partition(":")[2] in SECRET_KEYS or full in self.secure:
+        if re.sub(r"\[[0-9]+\]", "[]", full.partition(":")[2]) in SECRET_KEYS or full in self.secure:
             return True
         return self.written is None and top in self.secret_keys
 
@@ -293,7 +294,11 @@ class _Reader:
         """A secret setting as a secret Output, or None when unset; a plaintext value is refused.
 
         The engine marks a whole map secret when a value in it is secret (`--path --secret`)."""
-        text = self._value(key)
+        return self.secret_value(key, self._value(key))
+
+    def secret_value(self, key: str, text: Optional[str]) -> Optional[pulumi.Output[str]]:
+        """A secret field of an object setting (key with its list index, such as storage.materials[0].deployKey),
+        already read as text: as in secret()."""
         if not text:
             return None
         # The stack file tells a plaintext value beside a secure one; without it, the engine's mark on the map.
@@ -400,6 +405,17 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class Material:
+    """A git repository checked out into a folder of the public folder."""
+
+    url: str  # https:// or ssh (git@host:path, ssh://host/path)
+    ref: str  # a tag, or a full commit id (40 hexadecimal digits): pinned, never a branch
+    folder: str  # its folder in the public folder
+    deploy_key: Optional[pulumi.Output[str]]  # ssh: the repository's private deploy key, a secret
+    known_hosts: str  # ssh: known_hosts lines of the host; "" trusts the host's key at first use in each run
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     mode: str  # in-cluster, external or filestore
     size: str
@@ -417,6 +433,7 @@ class StorageSettings:
     home_folder: str
     on_delete: str  # retain or archive
     datasets: tuple[Dataset, ...]
+    materials: tuple[Material, ...]
 
 
 @dataclass(frozen=True)
@@ -731,6 +748,7 @@ def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
     on_delete = r.string("storage.onDelete")
     if on_delete not in ("retain", "archive"):
         raise r.fail("storage.onDelete", on_delete, "retain or archive (personal folders are never deleted)")
+    datasets = _datasets(r)
     return StorageSettings(
         mode=mode,
         size=size,
@@ -747,7 +765,8 @@ def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
         shared_folder=folders["storage.sharedFolder"],
         home_folder=folders["storage.homeFolder"],
         on_delete=on_delete,
-        datasets=_datasets(r),
+        datasets=datasets,
+        materials=_materials(r, datasets),
     )
 
 
@@ -796,6 +815,73 @@ def _datasets(r: _Reader) -> tuple[Dataset, ...]:
             raise r.fail(f"{at}.url", url, f"a file name not already used in {path or 'the public folder'}")
         datasets.append(dataset)
     return tuple(datasets)
+
+
+# git's own rules for a ref name (git check-ref-format): no control character, space, ~ ^ : ? * [ \\, "..", "@{" or
+# "//", no part that starts with "." or ends with ".lock", not "@", not ending in "/" or ".".
+_GIT_REF_NAME = re.compile(r"^(?!.*(\.\.|@\{|//|/\.|\.lock/|\.lock$|[/.]$))(?!@$)(?![./-])[^\x00-\x20\x7f~^:?*\[\\]+$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_SCP_LIKE_URL = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[^\s-][^\s]*$")
+# A known_hosts line (sshd(8), SSH_KNOWN_HOSTS FILE FORMAT): [@marker] hosts key-type base64-key [comment].
+_KNOWN_HOST = re.compile(r"^(@\S+\s+)?\S+\s+(ssh-|ecdsa-|sk-)\S+\s+[A-Za-z0-9+/]+=*(\s.*)?$")
+
+
+def _ssh_url(url: str) -> bool:
+    """git@host:path, or ssh://[user@]host[:port]/path."""
+    if _SCP_LIKE_URL.match(url):
+        return True
+    parsed = urllib.parse.urlparse(url)
+    return (parsed.scheme == "ssh" and bool(parsed.hostname) and not parsed.hostname.startswith("-")
+            and len(parsed.path) > 1 and not re.search(r"\s", url))
+
+
+def _materials(r: _Reader, datasets: tuple[Dataset, ...]) -> tuple[Material, ...]:
+    key = "storage.materials"
+    listed = r.json(key) or []
+    if not isinstance(listed, list):
+        raise r.fail(key, listed, "a list of git repositories, each {url, ref, folder, deployKey, knownHosts}")
+    materials: list[Material] = []
+    for index, item in enumerate(listed):
+        at = f"{key}[{index}]"
+        r.items(at, item, {"url": str, "ref": str, "folder": str, "deployKey": str, "knownHosts": str},
+                required=("url", "ref", "folder"))
+        url, ref, folder = item["url"], item["ref"], item["folder"]
+        ssh = _ssh_url(url)
+        if not (ssh or _is_https_url(url)):
+            raise r.fail(f"{at}.url", url, "an https:// URL, or an ssh URL (git@host:path or ssh://host/path), of a "
+                         "git repository")
+        if not ssh and (urllib.parse.urlparse(url).username or urllib.parse.urlparse(url).password):
+            raise r.fail(f"{at}.url", Hidden("[credentials, not shown]"), "an https:// URL without credentials (a "
+                         "private repository: its ssh URL and a deployKey)")
+        if re.fullmatch(r"[0-9a-fA-F]{7,40}", ref) and re.search(r"[a-fA-F]", ref) and not _COMMIT.match(ref):
+            raise r.fail(f"{at}.ref", ref, "a full commit id of 40 lowercase hexadecimal digits, or a tag")
+        if ref == "HEAD" or ref.startswith("refs/") or not _GIT_REF_NAME.match(ref):
+            raise r.fail(f"{at}.ref", ref, "a tag name or a full commit id (40 hexadecimal digits): pinned, never a "
+                         "branch")
+        if not _FOLDER.match(folder):
+            raise r.fail(f"{at}.folder", folder, "a folder name of letters, digits, '.', '_' or '-'")
+        if any(other.folder == folder for other in materials):
+            raise r.fail(f"{at}.folder", folder, "a folder no other material uses")
+        clash = next((d.target for d in datasets if d.target.split("/")[0] == folder), None)
+        if clash:
+            raise r.fail(f"{at}.folder", folder, f"a folder that storage.datasets does not use ({clash} is there)")
+        deploy_key = r.secret_value(f"{at}.deployKey", item.get("deployKey"))
+        known_hosts = item.get("knownHosts", "").strip()
+        if not ssh:
+            for name in ("deployKey", "knownHosts"):
+                if item.get(name):
+                    raise r.fail(f"{at}.{name}", item[name], f"no {name} for an https:// URL (it is for ssh URLs)")
+        elif deploy_key is None:
+            raise r.fail(f"{at}.deployKey", None, "the repository's deploy key for the ssh URL: pulumi config set "
+                         f"--stack {r.stack} --path --secret '{at}.deployKey' < KEY_FILE")
+        elif "PRIVATE KEY-----" not in item["deployKey"]:
+            raise r.fail(f"{at}.deployKey", item["deployKey"], "an ssh private key (-----BEGIN OPENSSH PRIVATE "
+                         "KEY-----...), not its public key")
+        if known_hosts and not all(_KNOWN_HOST.match(line.strip()) for line in known_hosts.splitlines() if line.strip()):
+            raise r.fail(f"{at}.knownHosts", item["knownHosts"], "known_hosts lines of the host, HOST KEY-TYPE KEY, "
+                         "such as ssh-keyscan prints")
+        materials.append(Material(url=url, ref=ref, folder=folder, deploy_key=deploy_key, known_hosts=known_hosts))
+    return tuple(materials)
 
 
 # Kafka versions the Strimzi 1.2.0 operator runs (the Kafka images of its release; 4.1.x was dropped).
@@ -990,7 +1076,7 @@ DEFAULT_PROFILES: tuple[dict, ...] = (
 )
 
 
-def _image_repository(image: str) -> str:
+def image_repository(image: str) -> str:
     return image.split("@")[0].rsplit(":", 1)[0]
 
 
@@ -1046,10 +1132,10 @@ def _profiles(r: _Reader) -> tuple[Profile, ...]:
             raise r.fail(f"{at}.name", item["name"], "a lowercase RFC 1123 name such as python-spark")
         if not _PINNED_IMAGE.match(item["image"]) or item["image"].endswith(":latest"):
             raise r.fail(f"{at}.image", item["image"], "an image pinned by an exact tag or digest, not latest")
-        if _image_repository(item["image"]) == _image_repository(PYSPARK_IMAGE) and item["image"] != PYSPARK_IMAGE:
+        if image_repository(item["image"]) == image_repository(PYSPARK_IMAGE) and item["image"] != PYSPARK_IMAGE:
             raise r.fail(f"{at}.image", item["image"], f"{PYSPARK_IMAGE}, the image the Spark cluster runs "
                          "(PySpark needs the same Spark and Python in the notebook)")
-        repository = _image_repository(item["image"])
+        repository = image_repository(item["image"])
         if repository.rsplit("/", 1)[-1] == SCALA_SPARK_REPOSITORY and not (
                 "/" in repository and item["image"] == f"{repository}:{SCALA_SPARK_TAG}"):
             registry_part = repository if "/" in repository else f"REGISTRY/{repository}"

@@ -443,3 +443,31 @@ def test_the_hub_runs_the_patched_image_from_the_project_registry(gke, baremetal
     unpatched = run_preview("baremetal", {"hub.imageRegistry": None})
     assert "image" not in values(unpatched)["hub"]
     assert any("JupyterHub 5.5.0, without the security fixes" in w for w in unpatched.warnings)
+
+
+# --- what ./tools/smoke relies on -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["gke", "baremetal"])
+def test_the_smoke_test_service_has_a_chart_generated_token_and_only_its_scopes(stack, request):
+    hub = values(request.getfixturevalue(stack))["hub"]
+    # No token in the values: the chart generates it into the hub Secret and keeps it across upgrades.
+    assert hub["services"] == {"smoke-test": {}}
+    assert hub["loadRoles"]["smoke-test"]["services"] == ["smoke-test"]
+    assert hub["loadRoles"]["smoke-test"]["scopes"] == ["admin:users", "admin:servers", "access:servers"]
+    assert hub_module.SMOKE_TOKEN_KEY == "hub.services.smoke-test.apiToken"
+
+
+def test_the_trainee_environment_names_the_profiles_the_seeded_files_and_the_services(gke, baremetal):
+    environment = gke.outputs["traineeEnvironment"]
+    assert [(p["name"], p["spark"]) for p in environment["profiles"]] == [
+        ("python-spark", True), ("tensorflow", False), ("r", False), ("scala", True)]
+    assert [p["name"] for p in environment["profiles"]] == [p["slug"] for p in values(gke)["singleuser"]["profileList"]]
+    assert environment["datasets"] == ["datasets/iris/iris.data"]
+    assert environment["services"] == ["spark", "kafka", "hdfs"]
+    assert baremetal.outputs["traineeEnvironment"]["datasets"] == []
+
+
+def test_the_trainee_environment_leaves_out_disabled_services():
+    preview = run_preview("baremetal", {**NO_SERVICES, "services.kafka.enabled": True})
+    assert preview.outputs["traineeEnvironment"]["services"] == ["kafka"]
