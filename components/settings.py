@@ -874,9 +874,6 @@ def _materials(r: _Reader, datasets: tuple[Dataset, ...]) -> tuple[Material, ...
         elif deploy_key is None:
             raise r.fail(f"{at}.deployKey", None, "the repository's deploy key for the ssh URL: pulumi config set "
                          f"--stack {r.stack} --path --secret '{at}.deployKey' < KEY_FILE")
-        elif "PRIVATE KEY-----" not in item["deployKey"]:
-            raise r.fail(f"{at}.deployKey", item["deployKey"], "an ssh private key (-----BEGIN OPENSSH PRIVATE "
-                         "KEY-----...), not its public key")
         if known_hosts and not all(_KNOWN_HOST.match(line.strip()) for line in known_hosts.splitlines() if line.strip()):
             raise r.fail(f"{at}.knownHosts", item["knownHosts"], "known_hosts lines of the host, HOST KEY-TYPE KEY, "
                          "such as ssh-keyscan prints")

@@ -1,13 +1,13 @@
 """Storage for the three folders: where the NFS export is, and the claims and class that use it.
 
 NfsStorage puts together, by storage.mode, the NFS server (or an external one), the folders on the
-export, the datasets, the volumes of the public and shared folders, and the provisioner of the personal
-folders. The result types below are the contract the hub and the tests rely on.
+export, the datasets and course material, the volumes of the public and shared folders, and the
+provisioner of the personal folders. The result types below are the contract the hub and the tests rely on.
 
     in-cluster  GceDataDisk (gke) | StorageClassVolume | a node's directory  ->  NfsServer
     filestore   FilestoreShare                                              ->  FolderPreparation
     external    storage.server:storage.path                                 ->  FolderPreparation
-    then        DatasetSeeding (if any), NfsVolumes (public, shared), NfsProvisioner (personal folders)
+    then        DatasetSeeding, CourseMaterials (if any), NfsVolumes (public, shared), NfsProvisioner (personal folders)
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from components.datasets import DatasetSeeding, DatasetSeedingArgs
 from components.filestore import FilestoreShare, FilestoreShareArgs
 from components.filestore import mount_options as filestore_mount_options
 from components.folders import FolderPreparation, FolderPreparationArgs
+from components.materials import CourseMaterials, CourseMaterialsArgs
 from components.nfs_endpoint import NfsEndpoint
 from components.nfs_server import NfsServer, NfsServerArgs
 from components.provisioner import NfsProvisioner, NfsProvisionerArgs
@@ -54,7 +55,7 @@ class NfsStorageArgs:
 
 
 class NfsStorage(pulumi.ComponentResource):
-    """The NFS export by storage.mode, its folders and datasets, and the volumes that mount it."""
+    """The NFS export by storage.mode, its folders, datasets and course material, and the volumes that mount it."""
 
     result: StorageResult
 
@@ -84,6 +85,9 @@ class NfsStorage(pulumi.ComponentResource):
             DatasetSeeding(f"{name}-datasets", DatasetSeedingArgs(
                 settings=settings, cluster=cluster, endpoint=endpoint, anonymous_gcs=cluster.kind != "gke",
             ), opts=child)
+        if settings.materials:
+            CourseMaterials(f"{name}-materials", CourseMaterialsArgs(settings=settings, cluster=cluster, endpoint=endpoint),
+                            opts=child)
         options = mount_options(settings)
         volumes = NfsVolumes(f"{name}-volumes", NfsVolumesArgs(
             settings=settings, cluster=cluster, endpoint=endpoint, mount_options=options), opts=child)

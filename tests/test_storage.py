@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import json
+
 import kubernetes_validate
 import pytest
 
 from components.datasets import CLOUD_CLI_IMAGE
-from components.folders import BUSYBOX_IMAGE
+from components.folders import BUSYBOX_IMAGE, NOTEBOOK_GID, NOTEBOOK_UID
+from components.materials import CLONE_MATERIALS_SCRIPT
 from components.nfs_server import GANESHA_IMAGE, NFS_SERVER_CAPABILITIES
 from components.provisioner import CSI_DRIVER_NFS_REPOSITORY
 from tests.conftest import config_error, run_preview
+from tests.kubernetes_objects import manifest as secret_manifest
 from tests.test_nfs_volumes_chart import render
 from tools import helm as helm_tool
 from tools.preview import Preview, Registration, mock_cluster_ip
@@ -491,6 +495,194 @@ def test_a_changed_dataset_list_is_a_new_job(gke):
     assert name.startswith("seed-datasets-")
     assert datasets_job(same).inputs["metadata"]["name"] == name
     assert datasets_job(changed).inputs["metadata"]["name"] != name
+
+
+# --- course material from git --------------------------------------------------------------------------------
+
+GITHUB_HOST_KEY = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+EXERCISES_COMMIT = "3f2c9a1e" * 5
+MATERIALS = [
+    {"url": "https://github.com/example/ml-course.git", "ref": "v2026.1", "folder": "course"},
+    {"url": "git@github.com:example/exercises.git", "ref": EXERCISES_COMMIT, "folder": "exercises",
+     "deployKey": {"secure": "v1:encrypted-deploy-key"}, "knownHosts": GITHUB_HOST_KEY},
+    {"url": "ssh://git@git.example.org:2222/training/solutions.git", "ref": "week-3", "folder": "solutions",
+     "deployKey": {"secure": "v1:encrypted-deploy-key-2"}},
+]
+
+
+@pytest.fixture(scope="module")
+def with_materials() -> Preview:
+    return run_preview("baremetal", {"storage.materials": MATERIALS})
+
+
+def materials_job(preview: Preview) -> Registration:
+    [job] = [r for r in storage_resources(preview) if r.name == "storage-materials-job"]
+    return job
+
+
+def materials_keys(preview: Preview) -> list[Registration]:
+    return [r for r in storage_resources(preview) if r.name == "storage-materials-keys"]
+
+
+def test_materials_job_checks_out_each_repository_into_the_public_folder(with_materials):
+    job = materials_job(with_materials)
+    assert job.inputs["metadata"]["name"].startswith("clone-materials-")
+    [container] = pod(job)["containers"]
+    assert container["image"] == CLOUD_CLI_IMAGE
+    assert container["command"] == ["sh", "-c", CLONE_MATERIALS_SCRIPT]
+    assert env(container)["MATERIALS"].splitlines() == [
+        "https://github.com/example/ml-course.git v2026.1 course - -",
+        f"git@github.com:example/exercises.git {EXERCISES_COMMIT} exercises /etc/material-keys/exercises.key "
+        "/etc/material-keys/exercises.known_hosts",
+        "ssh://git@git.example.org:2222/training/solutions.git week-3 solutions /etc/material-keys/solutions.key -",
+    ]
+    assert env(container)["PUBLIC_DIR"] == "/export/public"
+    # The whole export, read-write, as the dataset Job mounts it; the script touches only its own folders.
+    assert pod(job)["volumes"][0] == {"name": "export", "nfs": {"server": "192.168.10.20", "path": "/srv/nfs/ml-training"}}
+    assert container["volumeMounts"] == [{"name": "export", "mountPath": "/export"},
+                                         {"name": "keys", "mountPath": "/etc/material-keys", "readOnly": True}]
+    # As the notebook user, who owns public/ (prepare-folders.sh), with nothing more.
+    assert pod(job)["securityContext"] == {"runAsUser": NOTEBOOK_UID, "runAsGroup": NOTEBOOK_GID, "runAsNonRoot": True,
+                                           "seccompProfile": {"type": "RuntimeDefault"}}
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert pod(job)["automountServiceAccountToken"] is False
+    assert with_materials.depends_on(job, folders_job(with_materials))
+
+
+def test_deploy_keys_are_a_secret_mounted_only_into_the_job(with_materials):
+    [secret] = materials_keys(with_materials)
+    job = materials_job(with_materials)
+    assert secret.inputs["metadata"]["name"] == "material-deploy-keys"
+    assert secret.inputs["stringData"] == "[secret]"  # the keys' files, and the known hosts with them
+    assert pod(job)["volumes"][1] == {"name": "keys", "secret": {"secretName": "material-deploy-keys",
+                                                                 "defaultMode": 0o444}}
+    assert with_materials.depends_on(job, secret)
+    assert "[secret]" not in json.dumps(job.inputs)  # nothing secret in the Job's spec itself
+    # The value the program read for each key (the preview's stand-in for the decrypted text) is nowhere in clear.
+    declared = json.dumps([r.inputs for r in with_materials.resources])
+    assert "secure-value-of" not in declared and "encrypted-deploy-key" not in declared
+    # Only the Job mounts it.
+    mounting = [r.name for r in with_materials.resources if "material-deploy-keys" in json.dumps(r.inputs)
+                and r.type != "kubernetes:core/v1:Secret"]
+    assert mounting == ["storage-materials-job"]
+
+
+def test_public_repositories_need_no_secret():
+    preview = run_preview("baremetal", {"storage.materials": MATERIALS[:1]})
+    assert materials_keys(preview) == []
+    assert [v["name"] for v in pod(materials_job(preview))["volumes"]] == ["export"]
+
+
+def test_on_gke_the_job_waits_for_the_nfs_server(gke):
+    preview = run_preview("gke", {"storage.materials": MATERIALS[:1]})
+    job = materials_job(preview)
+    assert pod(job)["volumes"] == [{"name": "export", "nfs": {"server": NFS_CLUSTER_IP, "path": "/export"}}]
+    assert preview.depends_on(job, only(preview, "kubernetes:apps/v1:Deployment"))
+    assert pod(job)["nodeSelector"] == pod(datasets_job(gke))["nodeSelector"]
+
+
+def test_no_materials_job_without_materials(gke, baremetal):
+    for preview in (gke, baremetal):
+        assert not [r for r in storage_resources(preview) if "materials" in r.name]
+
+
+def test_a_changed_material_list_is_a_new_job(with_materials):
+    name = materials_job(with_materials).inputs["metadata"]["name"]
+    same = run_preview("baremetal", {"storage.materials": MATERIALS})
+    assert materials_job(same).inputs["metadata"]["name"] == name
+    for changed in ({**MATERIALS[0], "ref": "v2026.2"}, {**MATERIALS[0], "folder": "course-2026"},
+                    {**MATERIALS[1], "knownHosts": GITHUB_HOST_KEY.replace("github.com", "github.com,140.82.121.3")}):
+        materials = [changed if m["folder"] == changed["folder"] or m["url"] == changed["url"] else m for m in MATERIALS]
+        preview = run_preview("baremetal", {"storage.materials": materials})
+        assert materials_job(preview).inputs["metadata"]["name"] != name, changed
+
+
+COURSE = MATERIALS[0]
+EXERCISES = {key: value for key, value in MATERIALS[1].items() if key != "knownHosts"}
+NO_KEY = {key: value for key, value in EXERCISES.items() if key != "deployKey"}
+
+
+@pytest.mark.parametrize(("materials", "message"), [
+    ({"course": COURSE},
+     'Invalid configuration mltraining:storage.materials = {"course": {"url": "https://github.com/example/ml-course.git", '
+     '"ref": "v2026.1", "folder": "course"}}: expected a list of git repositories, each {url, ref, folder, deployKey, '
+     "knownHosts}"),
+    ([{**COURSE, "url": "ftp://example.org/course.git"}],
+     'Invalid configuration mltraining:storage.materials[0].url = "ftp://example.org/course.git": expected an https:// '
+     "URL, or an ssh URL (git@host:path or ssh://host/path), of a git repository"),
+    ([{**COURSE, "url": "ssh://git@github.com"}],
+     'Invalid configuration mltraining:storage.materials[0].url = "ssh://git@github.com": expected an https:// URL, or '
+     "an ssh URL (git@host:path or ssh://host/path), of a git repository"),
+    ([{**COURSE, "url": "https://trainer:ghp_token@github.com/example/ml-course.git"}],
+     "Invalid configuration mltraining:storage.materials[0].url = [credentials, not shown]: expected an https:// URL "
+     "without credentials (a private repository: its ssh URL and a deployKey)"),
+    ([{**COURSE, "ref": "refs/heads/main"}],
+     'Invalid configuration mltraining:storage.materials[0].ref = "refs/heads/main": expected a tag name or a full '
+     "commit id (40 hexadecimal digits): pinned, never a branch"),
+    ([{**COURSE, "ref": "HEAD"}],
+     'Invalid configuration mltraining:storage.materials[0].ref = "HEAD": expected a tag name or a full commit id (40 '
+     "hexadecimal digits): pinned, never a branch"),
+    ([{**COURSE, "ref": "v1..2"}],
+     'Invalid configuration mltraining:storage.materials[0].ref = "v1..2": expected a tag name or a full commit id (40 '
+     "hexadecimal digits): pinned, never a branch"),
+    ([{**COURSE, "ref": "3f2c9a1"}],
+     'Invalid configuration mltraining:storage.materials[0].ref = "3f2c9a1": expected a full commit id of 40 lowercase '
+     "hexadecimal digits, or a tag"),
+    ([{**COURSE, "ref": EXERCISES_COMMIT.upper()}],
+     f'Invalid configuration mltraining:storage.materials[0].ref = "{EXERCISES_COMMIT.upper()}": expected a full '
+     "commit id of 40 lowercase hexadecimal digits, or a tag"),
+    ([{key: value for key, value in COURSE.items() if key != "ref"}],
+     "Invalid configuration mltraining:storage.materials[0].ref = (unset): expected a value: this field is required"),
+    ([{**COURSE, "folder": "../course"}],
+     'Invalid configuration mltraining:storage.materials[0].folder = "../course": expected a folder name of letters, '
+     "digits, '.', '_' or '-'"),
+    ([COURSE, {**COURSE, "url": "https://github.com/example/other.git"}],
+     'Invalid configuration mltraining:storage.materials[1].folder = "course": expected a folder no other material uses'),
+    # The gke stack copies the iris dataset into public/datasets/iris.
+    ([{**COURSE, "folder": "datasets"}],
+     'Invalid configuration mltraining:storage.materials[0].folder = "datasets": expected a folder that '
+     "storage.datasets does not use (datasets/iris/iris.data is there)"),
+    ([{**COURSE, "knownHosts": GITHUB_HOST_KEY}],
+     f'Invalid configuration mltraining:storage.materials[0].knownHosts = "{GITHUB_HOST_KEY}": expected no knownHosts '
+     "for an https:// URL (it is for ssh URLs)"),
+    ([{**EXERCISES, "knownHosts": "github.com"}],
+     'Invalid configuration mltraining:storage.materials[0].knownHosts = "github.com": expected known_hosts lines of '
+     "the host, HOST KEY-TYPE KEY, such as ssh-keyscan prints"),
+    ([NO_KEY],
+     "Invalid configuration mltraining:storage.materials[0].deployKey = (unset): expected the repository's deploy key "
+     "for the ssh URL: pulumi config set --stack gke --path --secret 'storage.materials[0].deployKey' < KEY_FILE"),
+])
+def test_bad_material_is_rejected_with_one_line(materials, message):
+    assert config_error("gke", {"storage.materials": materials}) == message
+
+
+PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(("materials", "message"), [
+    ([{**EXERCISES, "deployKey": PRIVATE_KEY}],
+     "Invalid configuration mltraining:storage.materials[0].deployKey = [plaintext, not shown]: expected a secret: "
+     "pulumi config set --stack gke --path --secret storage.materials[0].deployKey"),
+    ([{**COURSE, "deployKey": {"secure": PRIVATE_KEY}}],
+     "Invalid configuration mltraining:storage.materials[0].deployKey = [secret]: expected no deployKey for an https:// "
+     "URL (it is for ssh URLs)"),
+    ([{**NO_KEY, "deployKye": {"secure": PRIVATE_KEY}}],
+     "Invalid configuration mltraining:storage.materials[0].deployKye = [secret]: expected a known field: url, ref, "
+     "folder, deployKey, knownHosts (did you mean deployKey?)"),
+    # Not text: hidden because the setting is a secret, whatever the stack file marks secure inside it.
+    ([{**EXERCISES, "deployKey": {"file": {"secure": PRIVATE_KEY}}}],
+     "Invalid configuration mltraining:storage.materials[0].deployKey = [secret]: expected a str"),
+], ids=["plaintext", "https", "misspelt", "not-text"])
+def test_a_deploy_key_is_never_printed(materials, message):
+    assert config_error("gke", {"storage.materials": materials}) == message
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_material_objects_are_valid(with_materials, version):
+    objects = [r for r in kubernetes_objects(with_materials) if "materials" in r.name]
+    assert len(objects) == 2
+    for resource in objects:
+        kubernetes_validate.validate(secret_manifest(resource), version, strict=True)
 
 
 # --- every object valid, every image pinned ------------------------------------------------------------------
