@@ -581,6 +581,16 @@ def test_on_gke_the_job_waits_for_the_nfs_server(gke):
     assert pod(job)["nodeSelector"] == pod(datasets_job(gke))["nodeSelector"]
 
 
+def test_the_offline_preview_shows_the_job(with_materials):
+    from tools.preview import tree
+
+    job = materials_job(with_materials).inputs["metadata"]["name"]
+    lines = [line.strip() for line in tree(with_materials).splitlines()]
+    assert "mltraining:storage:CourseMaterials  storage-materials" in lines
+    assert f"kubernetes:batch/v1:Job  storage-materials-job  (name={job})" in lines
+    assert "kubernetes:core/v1:Secret  storage-materials-keys  (name=material-deploy-keys)" in lines
+
+
 def test_no_materials_job_without_materials(gke, baremetal):
     for preview in (gke, baremetal):
         assert not [r for r in storage_resources(preview) if "materials" in r.name]
