@@ -3,6 +3,7 @@
 import pulumi
 
 from components import continuity
+from components.archives import ArchiveBucket, ArchiveBucketArgs
 from components.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
 from components.hdfs import Hdfs, HdfsArgs
 from components.hub import JupyterHub, JupyterHubArgs, trainee_environment
@@ -22,6 +23,11 @@ else:
 
 storage = NfsStorage("storage", NfsStorageArgs(settings=settings.storage, cluster=cluster,
                                                cluster_settings=settings.cluster)).result
+if settings.storage.archive_bucket:  # where ./tools/archive puts the personal folders at course end (gke)
+    archives = ArchiveBucket("archives", ArchiveBucketArgs(settings=settings.storage, gke=settings.cluster.gke,
+                                                          cluster_name=settings.cluster.name, namespace=settings.namespace))
+    pulumi.export("archiveBucket", archives.bucket_name)
+    pulumi.export("archiveLinkSigner", archives.link_signer)
 
 # Data services, each handing the hub its notebook environment and network paths (a disabled one: nothing).
 user_access = []

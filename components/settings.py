@@ -432,6 +432,8 @@ class StorageSettings:
     shared_folder: str
     home_folder: str
     on_delete: str  # retain or archive
+    archive_bucket: str  # gke with storage.archives: the bucket of ./tools/archive, "" for none
+    archive_retention_days: int  # how long the bucket keeps an archive
     datasets: tuple[Dataset, ...]
     materials: tuple[Material, ...]
 
@@ -765,9 +767,29 @@ def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
         shared_folder=folders["storage.sharedFolder"],
         home_folder=folders["storage.homeFolder"],
         on_delete=on_delete,
+        **_archive_bucket(r, cluster),
         datasets=datasets,
         materials=_materials(r, datasets),
     )
+
+
+# Cloud Storage's longest bucket name.
+BUCKET_NAME_MAXIMUM = 63
+
+
+def _archive_bucket(r: _Reader, cluster: ClusterSettings) -> dict:
+    """The bucket ./tools/archive uploads to on gke (components/archives.py); existing clusters keep archives on the
+    NFS export."""
+    archives = r.boolean("storage.archives")
+    days = r.integer("storage.archiveRetentionDays", minimum=1, maximum=3650)
+    if archives and cluster.gke is None:
+        raise r.fail("storage.archives", archives, "false on an existing cluster, where ./tools/archive keeps the "
+                     "archives in archives/ on the NFS export")
+    bucket = f"{cluster.gke.project}-{cluster.name}-archives" if archives else ""
+    if len(bucket) > BUCKET_NAME_MAXIMUM:
+        raise r.fail("cluster.name", cluster.name, f"a shorter name with storage.archives: the bucket {bucket} has more "
+                     f"than {BUCKET_NAME_MAXIMUM} characters")
+    return {"archive_bucket": bucket, "archive_retention_days": days}
 
 
 def _storage_zone(r: _Reader, cluster: ClusterSettings, zonal: bool) -> str:

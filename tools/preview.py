@@ -39,6 +39,7 @@ SECRET = "[secret]"
 UNKNOWN = "[unknown]"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 MOCK_CA_CERTIFICATE = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nmock\n-----END CERTIFICATE-----\n").decode()
+MOCK_PROJECT_NUMBER = 123456789012  # what a bucket reports as its project's number
 
 
 # --- configuration ---------------------------------------------------------------------------------
@@ -169,6 +170,10 @@ class Mocks(pulumi_mocks.Mocks):
         elif args.typ == "gcp:filestore/instance:Instance":
             networks = [dict(n, ipAddresses=["10.0.0.2"]) for n in state.get("networks") or [{}]]
             state["networks"] = networks
+        elif args.typ == "gcp:storage/bucket:Bucket":
+            state["projectNumber"] = MOCK_PROJECT_NUMBER
+        elif args.typ == "gcp:serviceaccount/account:Account":
+            state["email"] = f"{state['accountId']}@{state.get('project', 'mock')}.iam.gserviceaccount.com"
         if args.typ.startswith("gcp:"):
             state.setdefault("name", args.name)
             state.setdefault("selfLink", f"https://www.googleapis.com/mock/{args.typ}/{state['name']}")
