@@ -62,8 +62,7 @@ class CourseMaterials(pulumi.ComponentResource):
         if with_keys:
             data: dict[str, pulumi.Input[str]] = {}
             for m in with_keys:
-                # OpenSSH reads no key without its final newline; a value piped into `pulumi config set` may lack it.
-                data[f"{m.folder}.key"] = m.deploy_key.apply(lambda key: key.strip() + "\n")
+                data[f"{m.folder}.key"] = m.deploy_key
                 if m.known_hosts:
                     data[f"{m.folder}.known_hosts"] = m.known_hosts + "\n"
             self.keys = k8s.core.v1.Secret(

@@ -398,8 +398,11 @@ def test_a_folder_that_is_not_a_checkout_is_never_replaced(origin):
 
 @pytest.fixture
 def fake_ssh(tmp_path) -> dict:
-    """An ssh that logs its options, the key's mode and text and the known hosts it was given, then runs the
-    remote command (git-upload-pack PATH) here: git over ssh without an ssh server."""
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("needs OpenSSH's ssh-keygen (Debian: openssh-client)")
+    """An ssh that logs its options, the key's mode and whether OpenSSH reads it (ssh-keygen -y: the real parser and
+    permission check), and the known hosts it was given, then runs the remote command (git-upload-pack PATH) here:
+    git over ssh without an ssh server. The deploy key is a real one, without its final newline."""
     bin_dir = tmp_path / "ssh-bin"
     bin_dir.mkdir()
     log = tmp_path / "ssh.log"
@@ -407,7 +410,7 @@ def fake_ssh(tmp_path) -> dict:
         #!/bin/sh
         while [ $# -gt 2 ]; do
             case "$1" in
-                -i) echo "key $2 $(stat -c %a "$2") $(tr '\\n' ' ' < "$2")" >> {log}; shift ;;
+                -i) echo "key $2 $(stat -c %a "$2") $(ssh-keygen -y -f "$2" > /dev/null && echo reads)" >> {log}; shift ;;
                 -o) echo "option $2" >> {log}
                     case "$2" in UserKnownHostsFile=*) echo "known hosts: $(cat "${{2#*=}}")" >> {log} ;; esac
                     shift ;;
@@ -421,7 +424,8 @@ def fake_ssh(tmp_path) -> dict:
     (bin_dir / "ssh").chmod(0o755)
     key = tmp_path / "keys" / "course.key"
     key.parent.mkdir()
-    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deploy key", "-f", str(key)], check=True)
+    key.write_text(key.read_text().rstrip("\n"))  # as `pulumi config set` may store a key piped into it
     key.chmod(0o444)  # as the Secret volume mounts it
     hosts = tmp_path / "keys" / "course.known_hosts"
     hosts.write_text("git.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
@@ -440,8 +444,8 @@ def test_an_ssh_repository_is_read_with_its_deploy_key_trusting_the_host_on_firs
     log = ssh_log(fake_ssh)
     [key_line] = {line for line in log if line.startswith("key ")}
     key_copy = key_line.split()[1]
-    # A copy of the key that only the Job's user reads, gone with the run.
-    assert key_line == f"key {key_copy} 600 -----BEGIN OPENSSH PRIVATE KEY----- fake -----END OPENSSH PRIVATE KEY----- "
+    # A copy of the key that only the Job's user reads and OpenSSH can read, gone with the run.
+    assert key_line == f"key {key_copy} 600 reads"
     assert not Path(key_copy).exists()
     assert {"option IdentitiesOnly=yes", "option BatchMode=yes", "option StrictHostKeyChecking=accept-new",
             "known hosts: ", "host git@git.example.org"} <= set(log)

@@ -29,8 +29,10 @@ use_ssh() {  # KEY KNOWN_HOSTS: how git runs ssh for this repository
         unset GIT_SSH_COMMAND
         return
     fi
-    # A copy only this user reads: ssh refuses a key of its own that others may read.
+    # A copy only this user reads (ssh refuses a key of its own that others may read), ending in a newline,
+    # without which OpenSSH cannot read the key ("error in libcrypto"); a value set from standard input may lack it.
     (umask 077 && cat "$1" > "$work/key")
+    [ -z "$(tail -c 1 "$work/key")" ] || echo >> "$work/key"
     if [ "$2" = "-" ]; then
         # No known host key given: trust the host's key on first use, in a file that lives as long as this run.
         : > "$work/known_hosts"
