@@ -8,6 +8,9 @@
 # old tree or the new one, never half of one; then the older checkouts of FOLDER are removed. A folder already at
 # its commit is left as it is. Nothing else in PUBLIC_DIR is touched. A ref that is a branch, or that the
 # repository does not have, stops the script with an error naming both, which fails the Job.
+# Trainees see FOLDER only: Jupyter Server lists no name that starts with "." (jupyter-server/jupyter_server v2.20.0,
+# jupyter_server/services/contents/filemanager.py, _dir_model: is_file_hidden, unless allow_hidden), and follows
+# the link (it skips only what is neither a link, a file nor a directory).
 set -eu
 : "${MATERIALS:?}" "${PUBLIC_DIR:?}"
 umask 022
@@ -50,7 +53,7 @@ tag_commit() {  # URL TAG: the commit the tag names; fails on a branch or an unk
     while read -r id name; do
         case "$name" in
             "refs/tags/$2") tagged="$id" ;;
-            "refs/tags/$2^{}") peeled="$id" ;;  # an annotated tag's commit
+            "refs/tags/$2^{}") peeled="$id" ;;  # an annotated tag's commit, listed after the tag (git ls-remote)
             "refs/heads/$2") branch="$id" ;;
         esac
     done <<REFS
