@@ -47,13 +47,21 @@ def _tiered(total: float, tiers: tuple[tuple[float, float], ...]) -> float:
     return reserved
 
 
-def gke_node(machine_type: str) -> Optional[Node]:
-    """What a GKE node of this machine type has for trainees' servers; None for a type not sized here."""
+def machine_shape(machine_type: str) -> Optional[tuple[str, int, int]]:
+    """A predefined machine type's family (e2, n2, n2d), vCPUs and GiB of memory; None for a type not sized here."""
     match = _MACHINE_TYPE.match(machine_type)
     if not match:
         return None
     vcpus = int(match.group(3))
-    gib = vcpus * _GIB_PER_VCPU[match.group(2)]
+    return match.group(1), vcpus, vcpus * _GIB_PER_VCPU[match.group(2)]
+
+
+def gke_node(machine_type: str) -> Optional[Node]:
+    """What a GKE node of this machine type has for trainees' servers; None for a type not sized here."""
+    shape = machine_shape(machine_type)
+    if shape is None:
+        return None
+    _, vcpus, gib = shape
     millicpu = vcpus * 1000 - math.ceil(_tiered(vcpus, _CPU_TIERS) * 1000)
     mib = gib * 1024 - math.ceil(_tiered(gib, _MEMORY_TIERS) * 1024) - _EVICTION_MIB
     return Node(millicpu=millicpu - DAEMONSET_MILLICPU, mib=mib - DAEMONSET_MIB)
@@ -67,3 +75,15 @@ def servers_per_node(node: Node, cpu_millis: int, memory_bytes: int) -> int:
 
 def nodes_for(users: int, per_node: int) -> int:
     return math.ceil(users / per_node)
+
+
+def session_placeholders(trainees: int, standing: int) -> int:
+    """Placeholders before a class session (hub.schedule): one for each expected trainee, so that every server of
+    the default profile finds its room on a ready node; never fewer than hub.placeholders, which stand all week."""
+    return max(trainees, standing)
+
+
+def nodes_in_session(trainees: int, placeholders: int, per_node: int, max_nodes: int) -> int:
+    """Nodes the user pool grows to while a session's trainees work: their servers take the placeholders' room, and
+    the placeholders they displace wait for room of their own, which the autoscaler adds up to maxNodes."""
+    return min(max_nodes, nodes_for(trainees + placeholders, per_node))
