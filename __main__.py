@@ -8,6 +8,7 @@ from components.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster,
 from components.hdfs import Hdfs, HdfsArgs
 from components.hub import JupyterHub, JupyterHubArgs, trainee_environment
 from components.kafka import Kafka, KafkaArgs
+from components.schedule import PlaceholderSchedule, PlaceholderScheduleArgs
 from components.settings import PYSPARK_IMAGE, load
 from components.spark import Spark, SparkArgs
 from components.storage import NfsStorage, NfsStorageArgs
@@ -55,6 +56,8 @@ hub = JupyterHub("hub", JupyterHubArgs(hub=settings.hub, auth=settings.auth, nam
 pulumi.export("hubUrl", hub.url)
 if hub.port_forward is not None:
     pulumi.export("hubPortForward", hub.port_forward)
+if settings.hub.schedule:  # class sessions: the placeholders warm the user pool before each
+    PlaceholderSchedule("placeholder-schedule", PlaceholderScheduleArgs(hub=settings.hub, cluster=cluster))
 
 # What ./tools/smoke checks that a trainee gets.
 pulumi.export("traineeEnvironment", trainee_environment(settings.hub, tuple(d.target for d in settings.storage.datasets),

@@ -16,7 +16,6 @@ import difflib
 import json
 import re
 import urllib.parse
-import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -29,7 +28,7 @@ from components import capacity, stack_file
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
 # Settings that are not scalars, so Pulumi.yaml cannot declare them; documented there.
-OBJECT_KEYS = ("hub.profiles", "hub.schedule", "storage.datasets", "storage.materials", "services.vora.values",
+OBJECT_KEYS = ("hub.profiles", "hub.groups", "storage.datasets", "storage.materials", "services.vora.values",
                "cluster.dataStorageParameters", "cluster.maintenanceExclusions")
 # Secrets cannot be declared with a default in Pulumi.yaml; documented there. "[]" stands for any list index.
 SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "auth.dummyAdminPassword", "services.vora.registryPassword",
@@ -437,6 +436,9 @@ class StorageSettings:
     archive_retention_days: int  # how long the bucket keeps an archive
     datasets: tuple[Dataset, ...]
     materials: tuple[Material, ...]
+    groups_folder: str  # holds one folder per team of hub.groups
+    group_folders: tuple[str, ...]  # the teams' folders in groups_folder (hub.groups)
+    trainer_view: bool  # hub.trainerView: the personal and team folders as claims for the admins' servers
 
 
 @dataclass(frozen=True)
@@ -506,32 +508,17 @@ class Profile:
     default: bool = False
 
 
-# Weekdays as hub.schedule names them, in the week's order.
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 @dataclass(frozen=True)
-class ClassSession:
-    """A class session of hub.schedule: the placeholders hold room for its trainees' servers (components/schedule.py)."""
+class TeamGroup:
+    """A team of hub.groups: its members' servers mount its folder (README, "Trainers and teams")."""
 
-    days: tuple[str, ...]  # of WEEKDAYS, in the week's order
-    start: str  # HH:MM, in time_zone
-    end: str  # HH:MM, later the same day
-    time_zone: str  # an IANA time zone such as Europe/Berlin
-    trainees: int
+    name: str  # the hub group's name, as the login names it with auth.groupsFromLogin (a GitHub team: org:team)
+    users: tuple[str, ...]  # members by configuration, besides the hub group's members
 
     @property
-    def start_minute(self) -> int:
-        return _minute_of_day(self.start)
-
-    @property
-    def end_minute(self) -> int:
-        return _minute_of_day(self.end)
-
-
-def _minute_of_day(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
+    def folder(self) -> str:
+        """Its folder in storage.groupsFolder: the name, a GitHub team's ':' as '-'."""
+        return self.name.replace(":", "-")
 
 
 @dataclass(frozen=True)
@@ -550,8 +537,8 @@ class HubSettings:
     expected_users: int  # the class size the hub and the user pool are sized for; 0 when not given
     metadata_block: str  # iptables (z2jh's privileged init container) or network-policy
     image_registry: str  # where the project's images are (hub.imageRegistry), "" for none
-    schedule: tuple[ClassSession, ...] = ()  # class sessions the placeholders warm the user pool for
-    schedule_lead_minutes: int = 30  # how long before a session they grow (hub.scheduleLeadMinutes)
+    trainer_view: bool = False  # admins' servers mount every personal and team folder (hub.trainerView)
+    groups: tuple[TeamGroup, ...] = ()  # teams with a folder of their own (hub.groups)
 
     @property
     def default_profile(self) -> Profile:
@@ -583,6 +570,12 @@ class AuthSettings:
     dummy_password: Optional[pulumi.Output[str]]  # dummy: one shared password (unset: any password)
     dummy_admin_password: Optional[pulumi.Output[str]]  # dummy with a shared password: the admins' password
     allow_insecure_dummy: bool
+    groups_from_login: bool = False  # auth.groupsFromLogin: GitHub teams or the groups claim become hub groups
+
+    @property
+    def login_groups(self) -> bool:
+        """Whether the login sets each user's hub groups at every login (OAuthenticator's manage_groups)."""
+        return self.groups_from_login or (self.type == "generic-oauth" and bool(self.allowed_groups))
 
 
 @dataclass(frozen=True)
@@ -753,7 +746,7 @@ FILESTORE_MINIMUM = {"BASIC_HDD": "1Ti", "BASIC_SSD": "2560Gi", "ZONAL": "1Ti", 
 FILESTORE_ZONAL_TIERS = ("BASIC_HDD", "BASIC_SSD", "ZONAL")
 
 
-def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
+def _storage(r: _Reader, cluster: ClusterSettings, hub: HubSettings) -> StorageSettings:
     mode = r.string("storage.mode", choices=("in-cluster", "external", "filestore"))
     if mode == "filestore" and cluster.type != "gke":
         raise r.fail("storage.mode", mode, "in-cluster or external: Filestore needs cluster.type gke")
@@ -773,10 +766,10 @@ def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
     if mode == "external" and not path:
         raise r.fail("storage.path", None, "the exported path when storage.mode is external")
     folders = {}
-    for key in ("storage.publicFolder", "storage.sharedFolder", "storage.homeFolder"):
+    for key in ("storage.publicFolder", "storage.sharedFolder", "storage.homeFolder", "storage.groupsFolder"):
         folder = r.string(key, check=_FOLDER.match, expected="a folder name of letters, digits, '.', '_' or '-'")
         if not folder or folder in folders.values():
-            raise r.fail(key, folder, "a folder name, different from the other two folders")
+            raise r.fail(key, folder, "a folder name, different from the other folders")
         folders[key] = folder
     on_delete = r.string("storage.onDelete")
     if on_delete not in ("retain", "archive"):
@@ -801,6 +794,9 @@ def _storage(r: _Reader, cluster: ClusterSettings) -> StorageSettings:
         **_archive_bucket(r, cluster),
         datasets=datasets,
         materials=_materials(r, datasets),
+        groups_folder=folders["storage.groupsFolder"],
+        group_folders=tuple(group.folder for group in hub.groups),
+        trainer_view=hub.trainer_view,
     )
 
 
@@ -1151,10 +1147,7 @@ _PROFILE_FIELDS = {
     "name": str, "displayName": str, "description": str, "image": str, "cpuGuarantee": _QUANTITY_FIELD,
     "cpuLimit": _QUANTITY_FIELD, "memoryGuarantee": _QUANTITY_FIELD, "memoryLimit": _QUANTITY_FIELD, "default": bool,
 }
-# A time of day of hub.schedule (_schedule tells a number, a time without quotes, apart).
-_TIME_FIELD = (str, int)
-_TYPE_NAMES = {str: "a str", bool: "a bool", int: "an int", list: "a list",
-               _QUANTITY_FIELD: "a quantity (a string or a number)", _TIME_FIELD: 'a time of day such as "09:30"'}
+_TYPE_NAMES = {str: "a str", bool: "a bool", int: "an int", _QUANTITY_FIELD: "a quantity (a string or a number)"}
 
 
 def _quantity_text(value: Any) -> str:
@@ -1233,54 +1226,51 @@ def _metadata_block(r: _Reader, cluster: ClusterSettings) -> str:
     return block
 
 
-# hub.schedule: a time of day, HH:MM from 00:00 to 23:59. A number is a time written without quotes, which YAML 1.1
-# (PyYAML, the offline preview's reader) reads in base 60: 10:30 is 630.
-_TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-_SESSION_FIELDS = {"days": list, "start": _TIME_FIELD, "end": _TIME_FIELD, "timeZone": str, "trainees": int}
+# A hub group with a team folder: a folder-like name, or a GitHub team as org:team-slug (auth.groupsFromLogin).
+_GROUP_NAME = re.compile(r"^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9._-]*(:[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 
 
-def _schedule(r: _Reader) -> tuple[ClassSession, ...]:
-    """hub.schedule: weekly class sessions, in one time zone (so that their times compare) and apart from each other."""
-    key = "hub.schedule"
-    listed = r.json(key) or []
-    if not isinstance(listed, list):
-        raise r.fail(key, listed, "a list of class sessions, each {days, start, end, timeZone, trainees}")
-    zones = zoneinfo.available_timezones() if listed else set()
-    sessions: list[ClassSession] = []
-    for index, item in enumerate(listed):
-        at = f"{key}[{index}]"
-        r.items(at, item, _SESSION_FIELDS, required=tuple(_SESSION_FIELDS))
-        days = item["days"]
-        if not days:
-            raise r.fail(f"{at}.days", days, "a list of weekdays such as [mon, wed]")
-        for day in days:
-            if day not in WEEKDAYS:
-                raise r.fail(f"{at}.days", day, "a weekday: " + ", ".join(WEEKDAYS[:-1]) + f" or {WEEKDAYS[-1]}")
-        if len(set(days)) != len(days):
-            raise r.fail(f"{at}.days", days, "each weekday once")
-        for field in ("start", "end"):
-            if not isinstance(item[field], str) or not _TIME_OF_DAY.match(item[field]):
-                raise r.fail(f"{at}.{field}", item[field], 'a time of day HH:MM from 00:00 to 23:59, such as "09:30" '
-                             "(in quotes: YAML reads 09:30 without them as a number)")
-        if _minute_of_day(item["end"]) <= _minute_of_day(item["start"]):
-            raise r.fail(f"{at}.end", item["end"], f"a time after start {item['start']}: a session ends on the day it "
-                         "starts")
-        if item["timeZone"] not in zones:
-            raise r.fail(f"{at}.timeZone", item["timeZone"], "an IANA time zone such as Europe/Berlin or UTC")
-        if sessions and item["timeZone"] != sessions[0].time_zone:
-            raise r.fail(f"{at}.timeZone", item["timeZone"], f"{sessions[0].time_zone}, the time zone of {key}[0]: "
-                         "the sessions share one, so that their times compare")
-        if not 1 <= item["trainees"] <= 5000:
-            raise r.fail(f"{at}.trainees", item["trainees"], "a whole number between 1 and 5000")
-        session = ClassSession(days=tuple(day for day in WEEKDAYS if day in days), start=item["start"], end=item["end"],
-                               time_zone=item["timeZone"], trainees=item["trainees"])
-        for other_index, other in enumerate(sessions):
-            shared = [day for day in session.days if day in other.days]
-            if shared and session.start_minute < other.end_minute and other.start_minute < session.end_minute:
-                raise r.fail(f"{at}.start", session.start, f"a session apart from {key}[{other_index}] ({other.start} to "
-                             f"{other.end} on {', '.join(shared)}): sessions may not overlap")
-        sessions.append(session)
-    return tuple(sessions)
+def _groups(r: _Reader) -> tuple[TeamGroup, ...]:
+    key = "hub.groups"
+    listed = r.json(key) or {}
+    if not isinstance(listed, dict):
+        raise r.fail(key, listed, "a map of team names to lists of user names, such as {team-a: [alice, bob]}")
+    groups: list[TeamGroup] = []
+    for name, users in listed.items():
+        at = f"{key}.{name}"
+        if not _GROUP_NAME.match(name):
+            raise r.fail(key, name, "team names of at most 63 letters, digits, '.', '_' or '-' (a GitHub team: "
+                         "org:team-slug)")
+        if ":" in name and name != name.lower():
+            # components/files/github_teams.py names the hub groups of GitHub teams in lowercase.
+            raise r.fail(key, name, f"a GitHub team in lowercase, {name.lower()}")
+        if users is None:
+            users = []
+        if not isinstance(users, list) or not all(isinstance(u, str) and u and not re.search(r"\s", u) for u in users):
+            raise r.fail(at, users, "a list of user names (empty: only the members of the hub group of that name)")
+        if len({u.lower() for u in users}) != len(users):
+            raise r.fail(at, users, "a list of user names, each once")
+        group = TeamGroup(name=name, users=tuple(users))
+        clash = next((other.name for other in groups if other.folder == group.folder), None)
+        if clash:
+            raise r.fail(key, name, f"team names with different folders ({clash} also has the folder {group.folder})")
+        groups.append(group)
+    return tuple(groups)
+
+
+def _check_group_members(r: _Reader, hub: HubSettings, auth: AuthSettings) -> None:
+    """Where the login lets in only users it names, every member of a team is one of them: another name could
+    never log in, so it is a typo."""
+    rules_by_group = {"github": auth.allowed_organizations, "generic-oauth": auth.allowed_groups}.get(auth.type, ())
+    names_only = not rules_by_group and (auth.type != "dummy" or bool(auth.allowed_users))
+    if not names_only:
+        return
+    admitted = {name.lower() for name in (*auth.allowed_users, *auth.admin_users)}
+    for group in hub.groups:
+        for user in group.users:
+            if user.lower() not in admitted:
+                raise r.fail(f"hub.groups.{group.name}", user, "a user who can log in: one of auth.allowedUsers or "
+                             "auth.adminUsers")
 
 
 def _hub(r: _Reader, cluster: ClusterSettings) -> HubSettings:
@@ -1311,8 +1301,8 @@ def _hub(r: _Reader, cluster: ClusterSettings) -> HubSettings:
         metadata_block=_metadata_block(r, cluster),
         profiles=_profiles(r),
         image_registry=_image_registry(r),
-        schedule=_schedule(r),
-        schedule_lead_minutes=r.integer("hub.scheduleLeadMinutes", maximum=12 * 60),
+        trainer_view=r.boolean("hub.trainerView"),
+        groups=_groups(r),
     )
 
 
@@ -1337,9 +1327,13 @@ def _auth(r: _Reader, hub: HubSettings) -> AuthSettings:
         dummy_password=r.secret("auth.dummyPassword"),
         dummy_admin_password=r.secret("auth.dummyAdminPassword"),
         allow_insecure_dummy=r.boolean("auth.allowInsecureDummy"),
+        groups_from_login=r.boolean("auth.groupsFromLogin"),
     )
     _check_allow_rules(r, kind)
     if kind == "dummy":
+        if settings.groups_from_login:
+            raise r.fail("auth.groupsFromLogin", True, "false with auth.type dummy, whose login has no groups "
+                         "(list the members in hub.groups)")
         if hub.public and not settings.allow_insecure_dummy:
             exposure = "an Ingress" if hub.ingress else f"a {hub.service_type} Service"
             raise r.fail("auth.type", kind, f"github or generic-oauth: the hub is public through {exposure} "
@@ -1411,43 +1405,26 @@ def _check_allow_rules(r: _Reader, kind: str) -> None:
                          f"every member of {org} gets in, so the team restricts nobody")
 
 
-def servers_per_user_node(cluster: ClusterSettings, hub: HubSettings) -> Optional[int]:
-    """Servers of the default profile one gke user node holds (components/capacity.py); None off gke, or for a
-    machine type that is not sized there."""
-    node = capacity.gke_node(cluster.gke.user_pool.machine_type) if cluster.gke else None
-    if node is None:
-        return None
-    profile = hub.default_profile
-    return capacity.servers_per_node(node, _cpu_millis(profile.cpu_guarantee), quantity_bytes(profile.memory_guarantee))
-
-
 def _check_class_fits(r: _Reader, cluster: ClusterSettings, hub: HubSettings) -> None:
-    """On gke, the user pool reaches enough nodes for hub.expectedUsers servers of the default profile, and for the
-    trainees of every session of hub.schedule."""
-    if cluster.gke is None or not (hub.expected_users or hub.schedule):
+    """On gke, the user pool reaches enough nodes for hub.expectedUsers servers of the default profile."""
+    if cluster.gke is None or not hub.expected_users:
         return
     pool = cluster.gke.user_pool
-    per_node = servers_per_user_node(cluster, hub)
-    if per_node is None:
-        wanted = (f"hub.expectedUsers {hub.expected_users} servers" if hub.expected_users else
-                  f"the servers of {max(s.trainees for s in hub.schedule)} trainees, hub.schedule's largest session")
+    node = capacity.gke_node(pool.machine_type)
+    if node is None:
         pulumi.log.warn(f"cluster.userPool.machineType {pool.machine_type} is not sized by components/capacity.py: "
-                        f"check yourself that {pool.max_nodes} nodes hold {wanted}")
+                        f"check yourself that {pool.max_nodes} nodes hold hub.expectedUsers {hub.expected_users} servers")
         return
     profile = hub.default_profile
+    per_node = capacity.servers_per_node(node, _cpu_millis(profile.cpu_guarantee), quantity_bytes(profile.memory_guarantee))
     if per_node < 1:
         raise r.fail("cluster.userPool.machineType", pool.machine_type, f"a machine type that holds a server of the "
                      f"default profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})")
-    servers = f"servers of the default profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})"
     needed = capacity.nodes_for(hub.expected_users, per_node)
     if pool.max_nodes < needed:
         raise r.fail("cluster.userPool.maxNodes", pool.max_nodes, f"at least {needed} for hub.expectedUsers "
-                     f"{hub.expected_users}: each {pool.machine_type} node holds {per_node} {servers}")
-    for index, session in enumerate(hub.schedule):
-        if capacity.nodes_for(session.trainees, per_node) > pool.max_nodes:
-            raise r.fail(f"hub.schedule[{index}].trainees", session.trainees, f"at most {per_node * pool.max_nodes}, "
-                         f"what cluster.userPool.maxNodes {pool.max_nodes} {pool.machine_type} nodes hold: {per_node} "
-                         f"{servers} each")
+                     f"{hub.expected_users}: each {pool.machine_type} node holds {per_node} servers of the default "
+                     f"profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})")
 
 
 def load() -> Settings:
@@ -1460,14 +1437,16 @@ def load() -> Settings:
     cluster = _cluster(r)
     hub = _hub(r, cluster)
     _check_class_fits(r, cluster, hub)
-    return Settings(
+    settings = Settings(
         project=project,
         stack=stack,
         namespace=r.string("namespace", check=_RFC1123_LABEL.match, expected="a namespace name (RFC 1123 label)", required=True),
         cluster=cluster,
-        storage=_storage(r, cluster),
+        storage=_storage(r, cluster, hub),
         services=_services(r),
         hub=hub,
         auth=_auth(r, hub),
     )
+    _check_group_members(r, hub, settings.auth)
+    return settings
 

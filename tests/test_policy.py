@@ -407,7 +407,8 @@ DUMMY = {"auth.type": "dummy", "auth.clientId": None, "auth.clientSecret": None,
     ("baremetal", {"storage.mode": "external", "storage.server": "nfs.example.com", "storage.path": "/exports/training"}),
     ("baremetal", {"storage.hostPath": "/srv/nfs", "storage.node": "node-1"}),
     ("gke", {**DUMMY, "hub.serviceType": "ClusterIP", "hub.host": None, "hub.letsencryptEmail": None}),
-], ids=["filestore", "archive", "external-nfs", "host-path", "private-dummy-login"])
+    ("gke", {"hub.schedule": [{"days": ["mon"], "start": "09:00", "end": "12:00", "timeZone": "UTC", "trainees": 30}]}),
+], ids=["filestore", "archive", "external-nfs", "host-path", "private-dummy-login", "class-schedule"])
 def test_no_violation_in_other_configurations(stack, overrides):
     assert violations(offline.run(stack, overrides)) == []
 
