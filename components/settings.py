@@ -16,6 +16,7 @@ import difflib
 import json
 import re
 import urllib.parse
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -28,8 +29,8 @@ from components import capacity, stack_file
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
 # Settings that are not scalars, so Pulumi.yaml cannot declare them; documented there.
-OBJECT_KEYS = ("hub.profiles", "hub.groups", "storage.datasets", "storage.materials", "services.vora.values",
-               "cluster.dataStorageParameters", "cluster.maintenanceExclusions")
+OBJECT_KEYS = ("hub.profiles", "hub.groups", "hub.schedule", "storage.datasets", "storage.materials",
+               "services.vora.values", "cluster.dataStorageParameters", "cluster.maintenanceExclusions")
 # Secrets cannot be declared with a default in Pulumi.yaml; documented there. "[]" stands for any list index.
 SECRET_KEYS = ("auth.clientSecret", "auth.dummyPassword", "auth.dummyAdminPassword", "services.vora.registryPassword",
                "storage.materials[].deployKey")
@@ -521,6 +522,34 @@ class TeamGroup:
         return self.name.replace(":", "-")
 
 
+# Weekdays as hub.schedule names them, in the week's order.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class ClassSession:
+    """A class session of hub.schedule: the placeholders hold room for its trainees' servers (components/schedule.py)."""
+
+    days: tuple[str, ...]  # of WEEKDAYS, in the week's order
+    start: str  # HH:MM, in time_zone
+    end: str  # HH:MM, later the same day
+    time_zone: str  # an IANA time zone such as Europe/Berlin
+    trainees: int
+
+    @property
+    def start_minute(self) -> int:
+        return _minute_of_day(self.start)
+
+    @property
+    def end_minute(self) -> int:
+        return _minute_of_day(self.end)
+
+
+def _minute_of_day(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 @dataclass(frozen=True)
 class HubSettings:
     host: str
@@ -539,6 +568,8 @@ class HubSettings:
     image_registry: str  # where the project's images are (hub.imageRegistry), "" for none
     trainer_view: bool = False  # admins' servers mount every personal and team folder (hub.trainerView)
     groups: tuple[TeamGroup, ...] = ()  # teams with a folder of their own (hub.groups)
+    schedule: tuple[ClassSession, ...] = ()  # class sessions the placeholders warm the user pool for
+    schedule_lead_minutes: int = 30  # how long before a session they grow (hub.scheduleLeadMinutes)
 
     @property
     def default_profile(self) -> Profile:
@@ -1147,7 +1178,10 @@ _PROFILE_FIELDS = {
     "name": str, "displayName": str, "description": str, "image": str, "cpuGuarantee": _QUANTITY_FIELD,
     "cpuLimit": _QUANTITY_FIELD, "memoryGuarantee": _QUANTITY_FIELD, "memoryLimit": _QUANTITY_FIELD, "default": bool,
 }
-_TYPE_NAMES = {str: "a str", bool: "a bool", int: "an int", _QUANTITY_FIELD: "a quantity (a string or a number)"}
+# A time of day of hub.schedule (_schedule tells a number, a time without quotes, apart).
+_TIME_FIELD = (str, int)
+_TYPE_NAMES = {str: "a str", bool: "a bool", int: "an int", list: "a list",
+               _QUANTITY_FIELD: "a quantity (a string or a number)", _TIME_FIELD: 'a time of day such as "09:30"'}
 
 
 def _quantity_text(value: Any) -> str:
@@ -1273,6 +1307,56 @@ def _check_group_members(r: _Reader, hub: HubSettings, auth: AuthSettings) -> No
                              "auth.adminUsers")
 
 
+# hub.schedule: a time of day, HH:MM from 00:00 to 23:59. A number is a time written without quotes, which YAML 1.1
+# (PyYAML, the offline preview's reader) reads in base 60: 10:30 is 630.
+_TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+_SESSION_FIELDS = {"days": list, "start": _TIME_FIELD, "end": _TIME_FIELD, "timeZone": str, "trainees": int}
+
+
+def _schedule(r: _Reader) -> tuple[ClassSession, ...]:
+    """hub.schedule: weekly class sessions, in one time zone (so that their times compare) and apart from each other."""
+    key = "hub.schedule"
+    listed = r.json(key) or []
+    if not isinstance(listed, list):
+        raise r.fail(key, listed, "a list of class sessions, each {days, start, end, timeZone, trainees}")
+    zones = zoneinfo.available_timezones() if listed else set()
+    sessions: list[ClassSession] = []
+    for index, item in enumerate(listed):
+        at = f"{key}[{index}]"
+        r.items(at, item, _SESSION_FIELDS, required=tuple(_SESSION_FIELDS))
+        days = item["days"]
+        if not days:
+            raise r.fail(f"{at}.days", days, "a list of weekdays such as [mon, wed]")
+        for day in days:
+            if day not in WEEKDAYS:
+                raise r.fail(f"{at}.days", day, "a weekday: " + ", ".join(WEEKDAYS[:-1]) + f" or {WEEKDAYS[-1]}")
+        if len(set(days)) != len(days):
+            raise r.fail(f"{at}.days", days, "each weekday once")
+        for field in ("start", "end"):
+            if not isinstance(item[field], str) or not _TIME_OF_DAY.match(item[field]):
+                raise r.fail(f"{at}.{field}", item[field], 'a time of day HH:MM from 00:00 to 23:59, such as "09:30" '
+                             "(in quotes: YAML reads 09:30 without them as a number)")
+        if _minute_of_day(item["end"]) <= _minute_of_day(item["start"]):
+            raise r.fail(f"{at}.end", item["end"], f"a time after start {item['start']}: a session ends on the day it "
+                         "starts")
+        if item["timeZone"] not in zones:
+            raise r.fail(f"{at}.timeZone", item["timeZone"], "an IANA time zone such as Europe/Berlin or UTC")
+        if sessions and item["timeZone"] != sessions[0].time_zone:
+            raise r.fail(f"{at}.timeZone", item["timeZone"], f"{sessions[0].time_zone}, the time zone of {key}[0]: "
+                         "the sessions share one, so that their times compare")
+        if not 1 <= item["trainees"] <= 5000:
+            raise r.fail(f"{at}.trainees", item["trainees"], "a whole number between 1 and 5000")
+        session = ClassSession(days=tuple(day for day in WEEKDAYS if day in days), start=item["start"], end=item["end"],
+                               time_zone=item["timeZone"], trainees=item["trainees"])
+        for other_index, other in enumerate(sessions):
+            shared = [day for day in session.days if day in other.days]
+            if shared and session.start_minute < other.end_minute and other.start_minute < session.end_minute:
+                raise r.fail(f"{at}.start", session.start, f"a session apart from {key}[{other_index}] ({other.start} to "
+                             f"{other.end} on {', '.join(shared)}): sessions may not overlap")
+        sessions.append(session)
+    return tuple(sessions)
+
+
 def _hub(r: _Reader, cluster: ClusterSettings) -> HubSettings:
     host = r.string("hub.host", check=_DNS_NAME.match, expected="a DNS host name such as training.example.com")
     ingress = r.boolean("hub.ingress")
@@ -1303,6 +1387,8 @@ def _hub(r: _Reader, cluster: ClusterSettings) -> HubSettings:
         image_registry=_image_registry(r),
         trainer_view=r.boolean("hub.trainerView"),
         groups=_groups(r),
+        schedule=_schedule(r),
+        schedule_lead_minutes=r.integer("hub.scheduleLeadMinutes", maximum=12 * 60),
     )
 
 
@@ -1405,26 +1491,43 @@ def _check_allow_rules(r: _Reader, kind: str) -> None:
                          f"every member of {org} gets in, so the team restricts nobody")
 
 
+def servers_per_user_node(cluster: ClusterSettings, hub: HubSettings) -> Optional[int]:
+    """Servers of the default profile one gke user node holds (components/capacity.py); None off gke, or for a
+    machine type that is not sized there."""
+    node = capacity.gke_node(cluster.gke.user_pool.machine_type) if cluster.gke else None
+    if node is None:
+        return None
+    profile = hub.default_profile
+    return capacity.servers_per_node(node, _cpu_millis(profile.cpu_guarantee), quantity_bytes(profile.memory_guarantee))
+
+
 def _check_class_fits(r: _Reader, cluster: ClusterSettings, hub: HubSettings) -> None:
-    """On gke, the user pool reaches enough nodes for hub.expectedUsers servers of the default profile."""
-    if cluster.gke is None or not hub.expected_users:
+    """On gke, the user pool reaches enough nodes for hub.expectedUsers servers of the default profile, and for the
+    trainees of every session of hub.schedule."""
+    if cluster.gke is None or not (hub.expected_users or hub.schedule):
         return
     pool = cluster.gke.user_pool
-    node = capacity.gke_node(pool.machine_type)
-    if node is None:
+    per_node = servers_per_user_node(cluster, hub)
+    if per_node is None:
+        wanted = (f"hub.expectedUsers {hub.expected_users} servers" if hub.expected_users else
+                  f"the servers of {max(s.trainees for s in hub.schedule)} trainees, hub.schedule's largest session")
         pulumi.log.warn(f"cluster.userPool.machineType {pool.machine_type} is not sized by components/capacity.py: "
-                        f"check yourself that {pool.max_nodes} nodes hold hub.expectedUsers {hub.expected_users} servers")
+                        f"check yourself that {pool.max_nodes} nodes hold {wanted}")
         return
     profile = hub.default_profile
-    per_node = capacity.servers_per_node(node, _cpu_millis(profile.cpu_guarantee), quantity_bytes(profile.memory_guarantee))
     if per_node < 1:
         raise r.fail("cluster.userPool.machineType", pool.machine_type, f"a machine type that holds a server of the "
                      f"default profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})")
+    servers = f"servers of the default profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})"
     needed = capacity.nodes_for(hub.expected_users, per_node)
     if pool.max_nodes < needed:
         raise r.fail("cluster.userPool.maxNodes", pool.max_nodes, f"at least {needed} for hub.expectedUsers "
-                     f"{hub.expected_users}: each {pool.machine_type} node holds {per_node} servers of the default "
-                     f"profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})")
+                     f"{hub.expected_users}: each {pool.machine_type} node holds {per_node} {servers}")
+    for index, session in enumerate(hub.schedule):
+        if capacity.nodes_for(session.trainees, per_node) > pool.max_nodes:
+            raise r.fail(f"hub.schedule[{index}].trainees", session.trainees, f"at most {per_node * pool.max_nodes}, "
+                         f"what cluster.userPool.maxNodes {pool.max_nodes} {pool.machine_type} nodes hold: {per_node} "
+                         f"{servers} each")
 
 
 def load() -> Settings:
