@@ -1,4 +1,5 @@
-"""The three folders at the top of the NFS export, and the Job that prepares them on an export we do not run."""
+"""The folders at the top of the NFS export: the Job that prepares the three on an export we do not run, and the
+Job that prepares the teams' folders (hub.groups) on any export."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ NOTEBOOK_GID = 100
 # its newest commit, older than 1.37.0). latest-1/glibc/amd64/image-config.json sets no User: it runs as root.
 BUSYBOX_IMAGE = "docker.io/library/busybox:1.37.0"
 PREPARE_FOLDERS_SCRIPT = (Path(__file__).parent / "files" / "prepare-folders.sh").read_text()
+PREPARE_GROUP_FOLDERS_SCRIPT = (Path(__file__).parent / "files" / "prepare-group-folders.sh").read_text()
 LABELS = {"app.kubernetes.io/part-of": "ml-training", "app.kubernetes.io/component": "storage"}
 # The capabilities prepare-folders.sh uses as root: chown(2) of each folder to the notebook user (CAP_CHOWN), then
 # chmod(2) of a folder that the notebook user now owns (EPERM without CAP_FOWNER), where the shared folder's
@@ -37,6 +39,23 @@ LABELS = {"app.kubernetes.io/part-of": "ml-training", "app.kubernetes.io/compone
 # directory is root's on a new volume or a node's directory that the kubelet creates, and over NFS the server
 # decides, root not squashed.
 PREPARE_FOLDERS_CAPABILITIES = ("CHOWN", "FOWNER", "FSETID")
+# prepare-group-folders.sh does the same to the teams' folders, and leaves their parent folder root's (mkdir as root).
+PREPARE_GROUP_FOLDERS_CAPABILITIES = PREPARE_FOLDERS_CAPABILITIES
+# The owner of the groups folder itself: only root renames or removes a team's folder (prepare-group-folders.sh).
+GROUPS_OWNER = "0:0"
+
+
+def _as_root_with(capabilities: tuple[str, ...]) -> dict:
+    """The container settings of a folder script: root with only the capabilities it uses, its requests and limit."""
+    return {
+        "securityContext": {
+            "runAsUser": 0,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"], "add": list(capabilities)},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+    }
 
 
 def prepare_folders_container(settings: StorageSettings, export_dir: str) -> dict:
@@ -56,13 +75,27 @@ def prepare_folders_container(settings: StorageSettings, export_dir: str) -> dic
         # Root, as chown needs (the export must not squash root: README, Storage), with only what the script does
         # as root to folders it may not own (tests/test_security.py runs it with exactly these on a fresh and on a
         # prepared export; busybox's chown and chmod are the syscalls chown(2) and chmod(2)).
-        "securityContext": {
-            "runAsUser": 0,
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"], "add": list(PREPARE_FOLDERS_CAPABILITIES)},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+        **_as_root_with(PREPARE_FOLDERS_CAPABILITIES),
+        "volumeMounts": [{"name": "export", "mountPath": export_dir}],
+    }
+
+
+def prepare_group_folders_container(settings: StorageSettings, export_dir: str) -> dict:
+    """A container that creates the teams' folders in the export mounted at export_dir (volume "export")."""
+    return {
+        "name": "prepare-group-folders",
+        "image": BUSYBOX_IMAGE,
+        "command": ["sh", "-c", PREPARE_GROUP_FOLDERS_SCRIPT],
+        "env": [
+            {"name": "EXPORT_DIR", "value": export_dir},
+            {"name": "GROUPS_FOLDER", "value": settings.groups_folder},
+            {"name": "GROUPS_OWNER", "value": GROUPS_OWNER},
+            {"name": "TEAM_FOLDERS", "value": " ".join(settings.group_folders)},
+            {"name": "USER_UID", "value": str(NOTEBOOK_UID)},
+            {"name": "USER_GID", "value": str(NOTEBOOK_GID)},
+        ],
+        # As prepare-folders above (tests/test_storage_scripts.py runs it with exactly these capabilities).
+        **_as_root_with(PREPARE_GROUP_FOLDERS_CAPABILITIES),
         "volumeMounts": [{"name": "export", "mountPath": export_dir}],
     }
 
@@ -109,4 +142,38 @@ class FolderPreparation(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.cluster.provider),
         )
         self.endpoint = args.endpoint.once(self.job.metadata.name)
+        self.register_outputs({"job": self.job.metadata.name})
+
+
+class GroupFolderPreparation(pulumi.ComponentResource):
+    """A one-shot Job that creates the teams' folders over NFS, on every kind of export.
+
+    A Job of its own, also beside the in-cluster server (whose init container prepares the other folders): a team
+    added during a class then restarts no NFS server, which would stall every trainee's files for its grace period."""
+
+    job: k8s.batch.v1.Job
+
+    def __init__(self, name: str, args: FolderPreparationArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mltraining:storage:GroupFolderPreparation", name, None, opts)
+        settings = args.settings
+        job_name = "prepare-group-folders-" + content_hash(
+            PREPARE_GROUP_FOLDERS_SCRIPT, settings.groups_folder, *settings.group_folders)
+        self.job = k8s.batch.v1.Job(
+            f"{name}-job",
+            metadata={"name": job_name, "namespace": args.cluster.namespace, "labels": LABELS},
+            spec={
+                "backoffLimit": 3,
+                "template": {
+                    "metadata": {"labels": LABELS},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "nodeSelector": args.cluster.core_node_selector,
+                        "automountServiceAccountToken": False,
+                        "containers": [prepare_group_folders_container(settings, "/export")],
+                        "volumes": [{"name": "export", "nfs": args.endpoint.volume_source()}],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.cluster.provider),
+        )
         self.register_outputs({"job": self.job.metadata.name})

@@ -8,6 +8,7 @@ provisioner of the personal folders. The result types below are the contract the
     filestore   FilestoreShare                                              ->  FolderPreparation
     external    storage.server:storage.path                                 ->  FolderPreparation
     then        DatasetSeeding, CourseMaterials (if any), NfsVolumes (public, shared), NfsProvisioner (personal folders)
+    and         GroupFolderPreparation (the teams' folders, with hub.groups)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from components.data_volume import GceDataDisk, GceDataDiskArgs, StorageClassVol
 from components.datasets import DatasetSeeding, DatasetSeedingArgs
 from components.filestore import FilestoreShare, FilestoreShareArgs
 from components.filestore import mount_options as filestore_mount_options
-from components.folders import FolderPreparation, FolderPreparationArgs
+from components.folders import FolderPreparation, FolderPreparationArgs, GroupFolderPreparation
 from components.materials import CourseMaterials, CourseMaterialsArgs
 from components.nfs_endpoint import NfsEndpoint
 from components.nfs_server import NfsServer, NfsServerArgs
@@ -37,6 +38,8 @@ class StorageResult:
     public_claim: pulumi.Output[str]  # PVC of the public folder, ReadOnlyMany
     shared_claim: pulumi.Output[str]  # PVC of the shared folder, ReadWriteMany
     storage_class: pulumi.Output[str]  # StorageClass of the personal folders (dynamic provisioner)
+    trainees_claim: Optional[pulumi.Output[str]] = None  # PVC of every personal folder (hub.trainerView)
+    groups_claim: Optional[pulumi.Output[str]] = None  # PVC of the teams' folders, once they exist (hub.groups)
 
 
 # Mount options of every NFS volume, by storage.mode: the in-cluster Ganesha serves NFSv4.1+ only; Filestore
@@ -93,12 +96,21 @@ class NfsStorage(pulumi.ComponentResource):
             settings=settings, cluster=cluster, endpoint=endpoint, mount_options=options), opts=child)
         provisioner = NfsProvisioner(f"{name}-provisioner", NfsProvisionerArgs(
             settings=settings, cluster=cluster, endpoint=endpoint, mount_options=options), opts=child)
+        groups_claim = volumes.groups_claim
+        if settings.group_folders:
+            # A member's server mounts its team's folder as a subPath, which the kubelet would otherwise create as
+            # root: whoever mounts the claim waits for the folders (and a changed list of teams, for the new Job).
+            folders = GroupFolderPreparation(f"{name}-groups", FolderPreparationArgs(
+                settings=settings, cluster=cluster, endpoint=endpoint), opts=child)
+            groups_claim = pulumi.Output.all(groups_claim, folders.job.metadata.name).apply(lambda parts: parts[0])
 
         self.result = StorageResult(
             endpoint=endpoint,
             public_claim=volumes.public_claim,
             shared_claim=volumes.shared_claim,
             storage_class=provisioner.storage_class_name,
+            trainees_claim=volumes.trainees_claim,
+            groups_claim=groups_claim,
         )
         self.register_outputs({"server": endpoint.server, "path": endpoint.path,
                                "storage_class": provisioner.storage_class_name})
