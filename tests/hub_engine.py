@@ -36,7 +36,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import pytest
 import requests
@@ -107,15 +107,20 @@ def write_hub_secret(folder: Path, values: dict) -> str:
     """The hub Secret's files in folder/secret, as mounted in /usr/local/etc/jupyterhub; the proxy token back.
 
     The chart generates them when the values set none (jupyterhub/templates/hub/_helpers-passwords.tpl: 64
-    alphanumerics for the proxy token, 64 hex digits for the cookie secret and the CryptKeeper key), as here."""
+    alphanumerics for the proxy token, 64 hex digits for the cookie secret, the CryptKeeper key and each service's
+    API token), as here."""
     secret = folder / "secret"
     secret.mkdir(parents=True)
     # As plain data (the tests' secrets are a str subclass that hides its value from tracebacks).
     (secret / "values.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(values))))
     token = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(64))
-    for key, value in (("hub.config.ConfigurableHTTPProxy.auth_token", token),
-                       ("hub.config.JupyterHub.cookie_secret", secrets.token_hex(32)),
-                       ("hub.config.CryptKeeper.keys", secrets.token_hex(32))):
+    generated = {"hub.config.ConfigurableHTTPProxy.auth_token": token,
+                 "hub.config.JupyterHub.cookie_secret": secrets.token_hex(32),
+                 "hub.config.CryptKeeper.keys": secrets.token_hex(32),
+                 # A service's token, 64 hex digits where the values give none (jupyterhub.hub.services.get_api_token).
+                 **{f"hub.services.{key}.apiToken": service.get("apiToken") or secrets.token_hex(32)
+                    for key, service in values["hub"].get("services", {}).items()}}
+    for key, value in generated.items():
         (secret / key).write_text(value)
     return token
 
@@ -226,8 +231,10 @@ def _start(hub: Hub, name: str, command: list[str], env: dict[str, str], cwd: Pa
         log.close()
 
 
-def start_hub(values: dict, folder: Path) -> Hub:
-    """The proxy and the hub with these release values (secrets already in them), in folder; up and answering."""
+def start_hub(values: dict, folder: Path, wrap: Sequence[str] = (), mounts: Optional[dict[str, Path]] = None) -> Hub:
+    """The proxy and the hub with these release values (secrets already in them), in folder; up and answering.
+    wrap: a command that runs the hub's command, given as its arguments (such as unshare); mounts: folders every
+    server finds in its home under these names (linked there before it starts)."""
     proxy_port, api_port, hub_port = free_port(), free_port(), free_port()
     hub = Hub(url=f"http://{LOCAL}:{proxy_port}", hub_url=f"http://{LOCAL}:{hub_port}", folder=folder)
     z2jh, workdir, homes = folder / "z2jh", folder / "srv", folder / "home"
@@ -242,9 +249,10 @@ def start_hub(values: dict, folder: Path) -> Hub:
         _start(hub, "proxy", [configurable_http_proxy(), f"--ip={LOCAL}", f"--api-ip={LOCAL}", f"--api-port={api_port}",
                               f"--default-target={hub.hub_url}", f"--error-target={hub.hub_url}/hub/error",
                               f"--port={proxy_port}"], base_env, workdir)
-        _start(hub, "hub", [str(BIN / "jupyterhub"), "--config", str(CONFIG_FILE), "--upgrade-db"],
+        _start(hub, "hub", [*wrap, str(BIN / "jupyterhub"), "--config", str(CONFIG_FILE), "--upgrade-db"],
                {**base_env, "PYTHONUNBUFFERED": "1", "Z2JH_DIR": str(z2jh), "HUB_ENGINE_HUB_URL": hub.hub_url,
-                "HUB_ENGINE_PROXY_API_URL": f"http://{LOCAL}:{api_port}", "HUB_ENGINE_HOMES": str(homes)}, workdir)
+                "HUB_ENGINE_PROXY_API_URL": f"http://{LOCAL}:{api_port}", "HUB_ENGINE_HOMES": str(homes),
+                "HUB_ENGINE_MOUNTS": ",".join(f"{name}={path}" for name, path in (mounts or {}).items())}, workdir)
 
         def answering():
             for name, process in hub.processes.items():

@@ -41,6 +41,8 @@ Z2JH_DIR = os.environ["Z2JH_DIR"]
 HUB_URL = os.environ["HUB_ENGINE_HUB_URL"]
 PROXY_API_URL = os.environ["HUB_ENGINE_PROXY_API_URL"]
 HOMES = os.environ["HUB_ENGINE_HOMES"]
+# LOCAL: folders every server finds in its home, as a pod's volume mounts give them (name=path, comma-separated).
+MOUNTS = dict(item.split("=", 1) for item in os.environ.get("HUB_ENGINE_MOUNTS", "").split(",") if item)
 
 
 # --- z2jh.py (jupyterhub/files/hub/z2jh.py at 4.4.0), with its root folder Z2JH_DIR -----------------------------
@@ -115,6 +117,17 @@ def camelCaseify(s):  # lines 26-32
 # LOCAL: JupyterHub's process spawner without system users, each server in a home folder of its own.
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(HOMES, "{username}")
+
+def _mount_folders(spawner):
+    home = spawner.home_dir
+    os.makedirs(home, exist_ok=True)
+    for name, path in MOUNTS.items():
+        if not os.path.lexists(os.path.join(home, name)):
+            os.symlink(path, os.path.join(home, name))
+
+
+if MOUNTS:
+    c.Spawner.pre_spawn_hook = _mount_folders
 if os.getuid() == 0:
     # jupyter_server refuses to run as root without it (the image runs servers as jovyan).
     c.Spawner.args = ["--allow-root"]

@@ -476,6 +476,36 @@ def test_workers_offer_the_cores_and_memory_the_program_gives_them(cluster):
     assert status["cores"] == 4
 
 
+def test_the_smoke_tests_spark_check_runs_a_udf_job_on_the_cluster_from_a_real_kernel(cluster, tmp_path):
+    """./tools/smoke's Spark step (tools/smoke.py) from ipykernel in a server of a real hub (tests/test_smoke.py),
+    whose servers have the notebook environment of the hub's values; before any other session holds the driver ports."""
+    from tests import hub_engine
+    from tests.test_hub_engine import with_secrets
+    from tests.test_hub_values_schema import chart_file
+    from tools import smoke
+
+    missing = hub_engine.missing_engines() or (None if importlib.util.find_spec("ipykernel") else "missing ipykernel")
+    if missing:
+        require_engine(missing)
+    # The hub gives servers its PATH (with jupyterhub-singleuser) and their HOME.
+    environment = {**{k: v for k, v in _base_env(tmp_path).items() if k not in ("PATH", "HOME")},
+                   "SPARK_HOME": str(PYSPARK_HOME), **cluster.notebook_env, "PYSPARK_PYTHON": sys.executable}
+    program = cluster.hub_values
+    config = {**with_secrets(program["hub"]["config"]), "Spawner": {"environment": environment}}
+    release = hub_engine.release_values(chart_file("values.yaml"), {**program, "hub": {**program["hub"], "config": config}},
+                                        cluster.preview.outputs["namespace"])
+    hub = hub_engine.start_hub(release, tmp_path / "hub")
+    try:
+        token = (hub.folder / "z2jh" / "secret" / smoke.SMOKE_TOKEN_KEY).read_text()
+        runner = smoke.Smoke(smoke.Hub(hub.url, token), cluster.preview.outputs["traineeEnvironment"],
+                             profiles=("python-spark",), only=("spark",), progress=lambda line: None)
+        steps = {step.name: (step.ok, step.detail) for step in runner.execute()}
+    finally:
+        hub.stop()
+    assert [(name, detail) for name, (ok, detail) in steps.items() if not ok] == [], smoke.table(runner.steps) + hub.logs()
+    assert steps["python-spark: python3: spark"] == (True, f"sum of squares on the cluster: {sum(n * n for n in range(1000))}")
+
+
 def test_sessions_take_the_notebook_environment_and_the_settings_spark_would_default(cluster, sessions):
     env = cluster.notebook_env
     for name, info in sessions.info.items():

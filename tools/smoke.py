@@ -1,0 +1,746 @@
+"""Prove on a deployed stack that a trainee gets everything:  ./tools/smoke STACK [--profile NAME] [--only CHECK]
+
+Reads the stack's outputs (`pulumi stack output`): the hub's address, the namespace, the kubeconfig on gke, and
+traineeEnvironment, what the program deployed for trainees (profiles, seeded files, data services). The API token
+of the hub's smoke-test service (components/hub.py) comes from the hub Secret through kubectl and is never printed.
+A hub without a public address is reached through `kubectl port-forward`, which the tool starts and stops.
+
+Then, through the hub's REST API, the single-user servers' Jupyter Server REST API and the kernels' websockets:
+- creates a test user (smoke-<random>) and, for the isolation check, a neighbour with a server of the default profile;
+- for every profile: starts the test user's server with it and, in each kernel the server offers,
+  - Python: the three folders (personal written and read back, shared written, public refusing a write), a seeded
+    file read; that the cloud metadata server and the neighbour's server are unreachable; on a profile with the Spark
+    cluster's image, a Spark job with a Python UDF on the cluster, an HDFS write and read through Spark, and a Kafka
+    produce and consume round trip on a fresh topic, deleted after;
+  - R: a seeded file read from the public folder;
+  - Scala: a Spark job on the cluster;
+  then stops the server;
+- stops the neighbour, deletes both users, and prints a table of every step, its result and seconds, and one line:
+  all passed, or the steps that failed. Exits 1 when a step failed.
+
+Every step has a timeout (a kernel that runs over is interrupted and replaced). --profile and --only (check
+names: CHECKS) select parts; the server of a selected profile is always started. Each run appends one JSON line
+of timings (user creation, spawn per profile, the first Spark job, every step) to the performance record
+(RECORD, or --record PATH): README, "Smoke test".
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import websocket
+
+from components.hub import (HUB_SECRET, PROXY_SERVICE, PUBLIC_MOUNT, SHARED_MOUNT, SMOKE_SERVICE, SMOKE_TOKEN_KEY,
+                            SPAWN_TIMEOUT_SECONDS)
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD = ROOT / "smoke-timings.jsonl"
+REQUEST_SECONDS = 30
+KERNEL_START_SECONDS = 180  # almond compiles its first cell; a cold node may still be pulling nothing else
+STOP_SECONDS = 300
+METADATA_SERVER = ("169.254.169.254", 80)  # every cloud's, GCE's metadata.google.internal included
+PROBE_SECONDS = 5  # a connection not made in this time counts as unreachable
+# The Kafka client of README "Kafka", from PyPI (needs hub.allowInternet).
+KAFKA_CLIENT = "confluent-kafka==2.16.1"
+
+
+class SmokeError(Exception):
+    """A step's failure, in one line."""
+
+
+class StepTimeout(SmokeError):
+    pass
+
+
+# --- the hub's REST API ------------------------------------------------------------------------------------------
+
+
+class Hub:
+    """The hub's REST API with the smoke-test service's token (JupyterHub 5: `Authorization: token ...`)."""
+
+    def __init__(self, url: str, token: str):
+        self.url = url.rstrip("/")
+        self._token = token
+        # Straight to the hub: the machine's HTTP proxy settings would send 127.0.0.1 (a port-forward) elsewhere.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def request(self, method: str, path: str, body: Any = None, seconds: float = REQUEST_SECONDS) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Authorization": f"token {self._token}",
+                                                  "Content-Type": "application/json"})
+        try:
+            with self._opener.open(request, timeout=seconds) as response:
+                status, text = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read()
+        except (urllib.error.URLError, OSError) as error:
+            raise SmokeError(f"{method} {self.url}{path}: {getattr(error, 'reason', error)}") from None
+        try:
+            return status, json.loads(text) if text else None
+        except json.JSONDecodeError:
+            return status, text.decode(errors="replace")
+
+    def expect(self, method: str, path: str, statuses: tuple[int, ...], body: Any = None) -> Any:
+        status, reply = self.request(method, path, body)
+        if status not in statuses:
+            message = reply.get("message") if isinstance(reply, dict) else str(reply)[:200]
+            raise SmokeError(f"{method} {path}: HTTP {status}: {message}")
+        return reply
+
+    def user(self, name: str) -> dict:
+        return self.expect("GET", f"/hub/api/users/{_quote(name)}", (200,))
+
+    def server(self, name: str) -> dict:
+        """The user's default server as the hub sees it, {} when there is none."""
+        return self.user(name)["servers"].get("", {})
+
+
+def _quote(text: str) -> str:
+    return urllib.parse.quote(text, safe="")
+
+
+def wait(what: str, check: Callable[[], Any], seconds: float, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() >= deadline:
+            raise StepTimeout(f"{what}: not within {seconds:.0f} s")
+        time.sleep(every)
+
+
+# --- a kernel, through a server's REST API and websocket ---------------------------------------------------------
+
+
+class Kernel:
+    """One kernel of a user's server: started through /api/kernels, driven over its websocket channels with the
+    Jupyter messaging protocol (execute_request, and interrupt through the REST API)."""
+
+    def __init__(self, hub: Hub, user: str, spec: str):
+        self.hub, self.user, self.spec = hub, user, spec
+        self.base = f"/user/{_quote(user)}/api/kernels"
+        self.session = uuid.uuid4().hex
+        self.id = hub.expect("POST", self.base, (201,), {"name": spec})["id"]
+        ws_url = hub.url.replace("http", "ws", 1) + f"{self.base}/{self.id}/channels?session_id={self.session}"
+        try:
+            self.socket = websocket.create_connection(ws_url, timeout=REQUEST_SECONDS, suppress_origin=True,
+                                                      header=[f"Authorization: token {hub._token}"])
+        except (websocket.WebSocketException, OSError) as failure:
+            hub.request("DELETE", f"{self.base}/{self.id}")
+            raise SmokeError(f"the websocket of kernel {spec}: {failure}") from None
+
+    def execute(self, code: str, seconds: float) -> str:
+        """Run code; its output back. A raised error fails with its last line; over time, the kernel is interrupted."""
+        message_id = uuid.uuid4().hex
+        self.socket.send(json.dumps({
+            "header": {"msg_id": message_id, "msg_type": "execute_request", "session": self.session,
+                       "username": self.user, "date": datetime.datetime.now(datetime.UTC).isoformat(),
+                       "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True},
+        }))
+        output, error, replied, idle = [], None, False, False
+        deadline = time.monotonic() + seconds
+        while not (replied and idle):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.interrupt()
+                raise StepTimeout(f"timed out after {seconds:.0f} s (kernel interrupted)")
+            self.socket.settimeout(min(left, 5))
+            try:
+                message = json.loads(self.socket.recv())
+            except websocket.WebSocketTimeoutException:
+                continue
+            except (websocket.WebSocketException, OSError) as failure:
+                raise SmokeError(f"the kernel's websocket closed: {failure}") from None
+            if message.get("parent_header", {}).get("msg_id") != message_id:
+                continue
+            kind, content = message["header"]["msg_type"], message["content"]
+            if kind == "stream":
+                output.append(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                output.append(content["data"].get("text/plain", ""))
+            elif kind == "error":
+                error = f"{content['ename']}: {content['evalue']}".strip()
+            elif kind == "execute_reply":
+                replied = True
+                if content["status"] != "ok" and error is None:
+                    error = f"{content.get('ename', content['status'])}: {content.get('evalue', '')}".strip()
+            elif kind == "status" and content["execution_state"] == "idle":
+                idle = True
+        if error:
+            raise SmokeError(error.splitlines()[-1] if error.strip() else "the kernel reported an error")
+        return "".join(output)
+
+    def interrupt(self) -> None:
+        try:
+            self.hub.request("POST", f"{self.base}/{self.id}/interrupt")
+        except SmokeError:
+            pass
+
+    def shutdown(self) -> None:
+        try:
+            self.socket.close()
+        finally:
+            try:
+                self.hub.request("DELETE", f"{self.base}/{self.id}")
+            except SmokeError:
+                pass
+
+
+# --- what runs in the kernels --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a check needs to know: the run's id, the seeded files, the neighbour server's address."""
+
+    run: str
+    datasets: tuple[str, ...]
+    neighbour: Optional[tuple[str, int]] = None
+
+
+def _py(value: Any) -> str:
+    return json.dumps(value)  # a JSON string or list is a Python literal
+
+
+# The folders as a server has them: the personal folder is the home, public and shared are mounted in it.
+PUBLIC, SHARED = (Path(mount).name for mount in (PUBLIC_MOUNT, SHARED_MOUNT))
+
+
+def folders_python(context: Context) -> str:
+    probe = f".smoke-{context.run}"
+    return f"""
+import pathlib
+home = pathlib.Path.home()
+personal, shared, public = home / {_py(probe)}, home / {_py(SHARED)} / {_py(probe)}, home / {_py(PUBLIC)} / {_py(probe)}
+personal.write_text("personal")
+assert personal.read_text() == "personal", "the personal folder gave back something else"
+personal.unlink()
+shared.write_text("shared")
+shared.unlink()
+try:
+    public.write_text("public")
+except OSError:
+    pass
+else:
+    public.unlink()
+    raise AssertionError("the public folder is writable")
+for name in {_py(list(context.datasets))}:
+    with open(home / {_py(PUBLIC)} / name, "rb") as seeded:
+        assert seeded.read(1), f"the seeded file public/{{name}} is empty"
+print("personal, shared and public as expected;", {len(context.datasets)}, "seeded file(s) read")
+"""
+
+
+def unreachable_python(address: tuple[str, int], what: str) -> str:
+    return f"""
+import socket
+probe = socket.socket()
+probe.settimeout({PROBE_SECONDS})
+try:
+    probe.connect(({_py(address[0])}, {address[1]}))
+except OSError as refused:
+    print({_py(what)}, "unreachable:", refused)
+else:
+    raise AssertionError({_py(f"{what} at {address[0]}:{address[1]} is reachable")})
+finally:
+    probe.close()
+"""
+
+
+def metadata_python(context: Context) -> str:
+    return unreachable_python(METADATA_SERVER, "the cloud metadata server")
+
+
+def isolation_python(context: Context) -> str:
+    if context.neighbour is None:
+        raise SmokeError("no neighbour server to probe")
+    return unreachable_python(context.neighbour, "another user's server")
+
+
+# The server's address as the neighbour's own kernel sees it: the pod's IP (its host name resolves to it in a pod)
+# and the port in JUPYTERHUB_SERVICE_URL, unless the server listens on one address only (a local spawner).
+ADDRESS_PYTHON = """
+import json, os, socket, urllib.parse
+url = urllib.parse.urlsplit(os.environ["JUPYTERHUB_SERVICE_URL"])
+host = url.hostname if url.hostname not in ("0.0.0.0", "", None) else socket.gethostbyname(socket.gethostname())
+print(json.dumps([host, url.port]))
+"""
+
+
+def spark_python(context: Context) -> str:
+    # README "Spark": a session needs no configuration. The UDF runs Python on the executors.
+    return """
+import os
+from pyspark.sql import SparkSession
+from pyspark.sql.functions import udf
+spark = SparkSession.builder.appName("smoke-test").getOrCreate()
+try:
+    assert spark.sparkContext.master == os.environ["SPARK_MASTER_URL"], f"master {spark.sparkContext.master}"
+    square = udf(lambda n: n * n, "long")
+    total = spark.range(1000).select(square("id").alias("square")).groupBy().sum("square").collect()[0][0]
+    assert total == sum(n * n for n in range(1000)), f"sum of squares {total}"
+    print("sum of squares on the cluster:", total)
+finally:
+    spark.stop()
+"""
+
+
+def hdfs_python(context: Context) -> str:
+    return f"""
+import os
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName("smoke-test-hdfs").getOrCreate()
+path = f"{{os.environ['HDFS_URL']}}/user/{{os.environ['JUPYTERHUB_USER']}}/smoke-{context.run}"
+hadoop = spark._jvm.org.apache.hadoop.fs.Path(path)
+try:
+    spark.range(100).write.parquet(path)
+    count = spark.read.parquet(path).count()
+    assert count == 100, f"read back {{count}} rows of 100"
+    print("wrote and read", path)
+finally:
+    hadoop.getFileSystem(spark._jsc.hadoopConfiguration()).delete(hadoop, True)
+    spark.stop()
+"""
+
+
+def kafka_python(context: Context) -> str:
+    return f"""
+import os, subprocess, sys
+subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", {_py(KAFKA_CLIENT)}], check=True)
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+servers, topic = os.environ["KAFKA_BOOTSTRAP_SERVERS"], "smoke-{context.run}"
+admin = AdminClient({{"bootstrap.servers": servers}})
+admin.create_topics([NewTopic(topic, num_partitions=1)])[topic].result(60)
+try:
+    producer = Producer({{"bootstrap.servers": servers}})
+    producer.produce(topic, value=b"smoke {context.run}")
+    assert producer.flush(60) == 0, "the message was not delivered"
+    consumer = Consumer({{"bootstrap.servers": servers, "group.id": topic, "auto.offset.reset": "earliest"}})
+    consumer.subscribe([topic])
+    message = None
+    for _ in range(12):
+        message = consumer.poll(5.0)
+        if message is not None and not message.error():
+            break
+    consumer.close()
+    assert message is not None and message.value() == b"smoke {context.run}", "nothing consumed"
+    print("produced and consumed on", topic)
+finally:
+    admin.delete_topics([topic])[topic].result(60)
+"""
+
+
+def _r(value: str) -> str:
+    return json.dumps(value)  # a JSON string is an R string literal
+
+
+def dataset_r(context: Context) -> str:
+    if not context.datasets:
+        return f'stopifnot(dir.exists(path.expand({_r(f"~/{PUBLIC}")}))); print(list.files(path.expand({_r(f"~/{PUBLIC}")})))'
+    return "\n".join(
+        f'lines <- readLines(path.expand({_r(f"~/{PUBLIC}/{name}")}), n = 1, warn = FALSE); '
+        f'if (length(lines) != 1) stop("the seeded file public/{name} is empty")'
+        for name in context.datasets) + f'\ncat({len(context.datasets)}, "seeded file(s) read\\n")'
+
+
+def spark_scala(context: Context) -> str:
+    # README "What a trainee finds", Scala: the session's defaults are the server's PYSPARK_SUBMIT_ARGS.
+    return """
+import org.apache.spark.sql.SparkSession
+val smokeSpark = SparkSession.builder().master(sys.env("SPARK_MASTER_URL")).appName("smoke-test-scala").getOrCreate()
+val smokeTotal = try smokeSpark.sparkContext.parallelize(1 to 1000).map(n => n.toLong * n).sum() finally smokeSpark.stop()
+if (smokeTotal != 332833500.0) throw new Exception(s"sum of squares $smokeTotal")
+println(s"sum of squares on the cluster: $smokeTotal")
+"""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    language: str  # the kernelspec's language, lower case
+    code: Callable[[Context], str]
+    seconds: float
+    service: str = ""  # the data service it needs (traineeEnvironment.services), "" for none
+    spark_image: bool = False  # only on a profile with the Spark cluster's image
+
+
+CHECKS = (
+    Check("folders", "python", folders_python, 60),
+    Check("metadata", "python", metadata_python, 30),
+    Check("isolation", "python", isolation_python, 30),
+    Check("spark", "python", spark_python, 600, service="spark", spark_image=True),
+    Check("hdfs", "python", hdfs_python, 600, service="hdfs", spark_image=True),
+    Check("kafka", "python", kafka_python, 600, service="kafka", spark_image=True),
+    Check("dataset", "r", dataset_r, 120),
+    Check("spark", "scala", spark_scala, 900, service="spark", spark_image=True),
+)
+CHECK_NAMES = sorted({check.name for check in CHECKS})
+# The Python kernel of every notebook image (ipykernel's kernelspec name).
+PYTHON_KERNEL = "python3"
+# Trivial code each kernel runs first, so that starting it is a step of its own.
+HELLO = {"python": "print('ready')", "r": "cat('ready\\n')", "scala": 'println("ready")'}
+
+
+# --- the run -------------------------------------------------------------------------------------------------------
+
+
+def last_line(output: str) -> str:
+    """What a check printed last (its result), without what the libraries logged before."""
+    lines = output.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+@dataclass
+class Step:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class Smoke:
+    """One run against a hub: the steps in order, each timed, none stopping the next (but a failed spawn, which
+    leaves its profile's kernels out)."""
+
+    hub: Hub
+    environment: dict  # the stack output traineeEnvironment
+    profiles: tuple[str, ...] = ()  # () for all
+    only: tuple[str, ...] = ()  # check names, () for all
+    seconds: dict[str, float] = field(default_factory=dict)  # per check name (and "spawn", "kernel"), overrides
+    checks: tuple[Check, ...] = CHECKS
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
+    steps: list[Step] = field(default_factory=list)
+    run: str = field(default_factory=lambda: secrets.token_hex(3))
+
+    @property
+    def user(self) -> str:
+        return f"smoke-{self.run}"
+
+    @property
+    def neighbour(self) -> str:
+        return f"smoke-{self.run}-neighbour"
+
+    def timeout(self, name: str, default: float) -> float:
+        return self.seconds.get(name, default)
+
+    def step(self, name: str, action: Callable[[], str]) -> bool:
+        self.progress(f"... {name}")
+        start = time.monotonic()
+        try:
+            detail, ok = action() or "", True
+        except SmokeError as failure:
+            detail, ok = str(failure), False
+        self.steps.append(Step(name, ok, round(time.monotonic() - start, 1), detail))
+        return ok
+
+    def selected(self, check: Check, profile: dict) -> bool:
+        return ((not self.only or check.name in self.only)
+                and (not check.service or check.service in self.environment["services"])
+                and (not check.spark_image or profile["spark"]))
+
+    def execute(self) -> list[Step]:
+        profiles = [p for p in self.environment["profiles"] if not self.profiles or p["name"] in self.profiles]
+        users = [self.user]
+        probe_neighbour = any(c.name == "isolation" and (not self.only or c.name in self.only) for c in self.checks)
+        if probe_neighbour:
+            users.append(self.neighbour)
+        try:
+            if not self.step("hub", self._hub):
+                return self.steps
+            if not self.step("create users", lambda: self._create(users)):
+                return self.steps
+            context = Context(self.run, tuple(self.environment["datasets"]))
+            if probe_neighbour:
+                address: list = []
+                if self.step("neighbour: spawn", lambda: self._spawn(self.neighbour, None)):
+                    self.step("neighbour: address", lambda: self._neighbour_address(address))
+                context = Context(context.run, context.datasets, tuple(address) if address else None)
+            for profile in profiles:
+                self._profile(profile, context)
+        finally:
+            self.step("cleanup", lambda: self._cleanup(users))
+        return self.steps
+
+    # -- the steps
+
+    def _hub(self) -> str:
+        version = self.hub.expect("GET", "/hub/api/", (200,))["version"]
+        me = self.hub.expect("GET", "/hub/api/user", (200,))
+        if me.get("kind") != "service" or me.get("name") != SMOKE_SERVICE:
+            raise SmokeError(f"the token is not the {SMOKE_SERVICE} service's but {me.get('kind')} {me.get('name')}")
+        return f"JupyterHub {version}"
+
+    def _create(self, users: list[str]) -> str:
+        for name in users:
+            self.hub.expect("POST", f"/hub/api/users/{_quote(name)}", (201,))
+        return ", ".join(users)
+
+    def _spawn(self, user: str, profile: Optional[dict]) -> str:
+        """The user's server with the profile (KubeSpawner takes its slug from the request body, the user_options),
+        or the default profile."""
+        body = {"profile": profile["name"]} if profile else {}
+        self.hub.expect("POST", f"/hub/api/users/{_quote(user)}/server", (201, 202), body)
+
+        def ready():
+            server = self.hub.server(user)
+            if not server:
+                raise SmokeError(f"the server of {user} failed to start (the hub's log says why)")
+            return server.get("ready")
+
+        wait(f"server of {user} ready", ready, self.timeout("spawn", SPAWN_TIMEOUT_SECONDS))
+        return profile["image"] if profile else "the default profile"
+
+    def _neighbour_address(self, found: list) -> str:
+        kernel = Kernel(self.hub, self.neighbour, PYTHON_KERNEL)
+        try:
+            host, port = json.loads(kernel.execute(ADDRESS_PYTHON, self.timeout("kernel", KERNEL_START_SECONDS)))
+        finally:
+            kernel.shutdown()
+        found.extend([host, port])
+        return f"{host}:{port}"
+
+    def _profile(self, profile: dict, context: Context) -> None:
+        name = profile["name"]
+        if not self.step(f"{name}: spawn", lambda: self._spawn(self.user, profile)):
+            return
+        specs: dict = {}
+        self.step(f"{name}: kernels", lambda: self._kernelspecs(specs))
+        for spec, language in specs.items():
+            checks = [c for c in self.checks if c.language == language and self.selected(c, profile)]
+            if checks:
+                self._kernel_checks(f"{name}: {spec}", spec, checks, context)
+        self.step(f"{name}: stop", lambda: self._stop(self.user))
+
+    def _kernelspecs(self, found: dict) -> str:
+        specs = self.hub.expect("GET", f"/user/{_quote(self.user)}/api/kernelspecs", (200,))["kernelspecs"]
+        found.update({name: spec["spec"]["language"].lower() for name, spec in sorted(specs.items())})
+        return ", ".join(found)
+
+    def _kernel_checks(self, prefix: str, spec: str, checks: list[Check], context: Context) -> None:
+        kernel: Optional[Kernel] = None
+
+        def start() -> str:
+            nonlocal kernel
+            kernel = Kernel(self.hub, self.user, spec)
+            return last_line(kernel.execute(HELLO[checks[0].language], self.timeout("kernel", KERNEL_START_SECONDS)))
+
+        try:
+            if not self.step(f"{prefix}: start", start):
+                return
+            for check in checks:
+                def run(check=check) -> str:
+                    nonlocal kernel
+                    try:
+                        return last_line(kernel.execute(check.code(context), self.timeout(check.name, check.seconds)))
+                    except StepTimeout:
+                        # Interrupted, perhaps still busy: the checks that follow get a kernel of their own.
+                        kernel.shutdown()
+                        kernel = Kernel(self.hub, self.user, spec)
+                        raise
+                self.step(f"{prefix}: {check.name}", run)
+        finally:
+            if kernel is not None:
+                kernel.shutdown()
+
+    def _stop(self, user: str) -> str:
+        status, reply = self.hub.request("DELETE", f"/hub/api/users/{_quote(user)}/server")
+        if status not in (202, 204):
+            raise SmokeError(f"stopping the server of {user}: HTTP {status}: {reply}")
+        wait(f"server of {user} stopped", lambda: not self.hub.server(user), self.timeout("stop", STOP_SECONDS))
+        return ""
+
+    def _cleanup(self, users: list[str]) -> str:
+        problems = []
+        for name in users:
+            try:
+                status, _ = self.hub.request("GET", f"/hub/api/users/{_quote(name)}")
+                if status == 404:
+                    continue
+                if self.hub.server(name):
+                    self._stop(name)
+                self.hub.expect("DELETE", f"/hub/api/users/{_quote(name)}", (204,))
+            except SmokeError as failure:
+                problems.append(str(failure))
+        if problems:
+            raise SmokeError("; ".join(problems))
+        return f"deleted {', '.join(users)}"
+
+
+# --- the table and the record --------------------------------------------------------------------------------------
+
+
+def table(steps: list[Step]) -> str:
+    width = max([len("step"), *(len(s.name) for s in steps)])
+    lines = [f"{'step':<{width}}  result   seconds  detail"]
+    for s in steps:
+        lines.append(f"{s.name:<{width}}  {'ok' if s.ok else 'FAILED':<6} {s.seconds:>9.1f}  {s.detail}".rstrip())
+    return "\n".join(lines)
+
+
+def summary(stack: str, steps: list[Step]) -> str:
+    failed = [s.name for s in steps if not s.ok]
+    if failed:
+        return f"Smoke test of stack {stack}: {len(failed)} of {len(steps)} steps FAILED: {', '.join(failed)}"
+    return f"Smoke test of stack {stack}: all {len(steps)} steps passed"
+
+
+def record(stack: str, steps: list[Step]) -> dict:
+    """The run's performance record: the timings a class waits for, and every step."""
+    by_name = {s.name: s for s in steps}
+    spark = next((s for s in steps if s.name.endswith(": spark") and s.ok), None)
+    created = by_name.get("create users")
+    return {
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "stack": stack,
+        "ok": all(s.ok for s in steps),
+        "create_users_seconds": created.seconds if created and created.ok else None,
+        "spawn_seconds": {s.name[:-len(": spawn")]: s.seconds for s in steps if s.name.endswith(": spawn") and s.ok},
+        "first_spark_job_seconds": spark.seconds if spark else None,
+        "steps": [asdict(s) for s in steps],
+    }
+
+
+# --- the deployed stack --------------------------------------------------------------------------------------------
+
+
+class Target:
+    """The stack's hub, as the tool reaches it: outputs, kubectl, the service's token, a port-forward if needed."""
+
+    def __init__(self, stack: str):
+        self.stack = stack
+        self.outputs = self._outputs()
+        missing = [key for key in ("hubUrl", "namespace", "traineeEnvironment") if key not in self.outputs]
+        if missing:
+            raise SmokeError(f"stack {stack} has no output {', '.join(missing)}: deploy it with ./tools/up {stack}")
+        self._kubeconfig = None
+        self.kubectl = ["kubectl", *self._cluster_flags(), "--namespace", self.outputs["namespace"]]
+        self._forward: Optional[subprocess.Popen] = None
+
+    def _outputs(self) -> dict:
+        try:
+            done = subprocess.run(["pulumi", "stack", "output", "--stack", self.stack, "--json", "--show-secrets"],
+                                  capture_output=True, text=True, cwd=ROOT)
+        except FileNotFoundError:
+            raise SmokeError("the Pulumi CLI is not installed: https://www.pulumi.com/docs/iac/download-install/") from None
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+            raise SmokeError(f"pulumi stack output --stack {self.stack}: {last}")
+        return json.loads(done.stdout or "{}")
+
+    def _cluster_flags(self) -> list[str]:
+        """gke: the kubeconfig the stack exports; an existing cluster: the stack file's cluster.kubeconfig and
+        cluster.context (the current context when unset), as the program's provider uses them."""
+        if self.outputs.get("kubeconfig"):
+            self._kubeconfig = tempfile.NamedTemporaryFile("w", prefix="smoke-kubeconfig-", suffix=".yaml")
+            self._kubeconfig.write(self.outputs["kubeconfig"])
+            self._kubeconfig.flush()
+            return ["--kubeconfig", self._kubeconfig.name]
+        from components import stack_file
+        from tools.preview import project_name
+        cluster = ((stack_file.config(self.stack) or {}).get(f"{project_name()}:cluster") or {})
+        flags = []
+        if cluster.get("kubeconfig"):
+            flags += ["--kubeconfig", os.path.expanduser(cluster["kubeconfig"])]
+        if cluster.get("context"):
+            flags += ["--context", cluster["context"]]
+        return flags
+
+    def token(self) -> str:
+        if not shutil.which("kubectl"):
+            raise SmokeError("kubectl is not installed: https://kubernetes.io/docs/tasks/tools/")
+        done = subprocess.run([*self.kubectl, "get", "secret", HUB_SECRET, "--output", "json"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+            raise SmokeError(f"reading the hub Secret {HUB_SECRET}: {last}")
+        data = json.loads(done.stdout).get("data", {})
+        if SMOKE_TOKEN_KEY not in data:
+            raise SmokeError(f"the hub Secret has no {SMOKE_TOKEN_KEY}: deploy the stack again with ./tools/up {self.stack}")
+        return base64.b64decode(data[SMOKE_TOKEN_KEY]).decode()
+
+    def hub_url(self) -> str:
+        """The hub's address; through a port-forward to the proxy's Service when it has no public one."""
+        if "hubPortForward" not in self.outputs:
+            return self.outputs["hubUrl"]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        print(f"Forwarding 127.0.0.1:{port} to service/{PROXY_SERVICE} with kubectl port-forward ...", file=sys.stderr)
+        self._forward = subprocess.Popen([*self.kubectl, "port-forward", f"service/{PROXY_SERVICE}", f"{port}:http"],
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self._forward.stdout.readline()
+        if not line.startswith("Forwarding from"):
+            self.close()
+            raise SmokeError(f"kubectl port-forward service/{PROXY_SERVICE}: {line.strip() or 'exited'}")
+        return f"http://127.0.0.1:{port}"
+
+    def close(self) -> None:
+        if self._forward is not None:
+            self._forward.terminate()
+            self._forward.wait(timeout=10)
+        if self._kubeconfig is not None:
+            self._kubeconfig.close()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="./tools/smoke", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stack", help="a deployed stack (pulumi stack output answers for it)")
+    parser.add_argument("--profile", action="append", default=[], metavar="NAME",
+                        help="check this profile only (repeatable; default every profile)")
+    parser.add_argument("--only", action="append", default=[], choices=CHECK_NAMES, metavar="CHECK",
+                        help=f"run only these checks (repeatable): {', '.join(CHECK_NAMES)}")
+    parser.add_argument("--record", type=Path, default=RECORD, help=f"the performance record (default {RECORD.name})")
+    options = parser.parse_args(argv)
+    target: Optional[Target] = None
+    try:
+        print(f"Reading the outputs of stack {options.stack} ...", file=sys.stderr)
+        target = Target(options.stack)
+        names = [p["name"] for p in target.outputs["traineeEnvironment"]["profiles"]]
+        unknown = [p for p in options.profile if p not in names]
+        if unknown:
+            raise SmokeError(f"--profile {', '.join(unknown)}: stack {options.stack} has the profiles {', '.join(names)}")
+        token = target.token()
+        hub = Hub(target.hub_url(), token)
+        smoke = Smoke(hub, target.outputs["traineeEnvironment"], tuple(options.profile), tuple(options.only))
+        steps = smoke.execute()
+    except SmokeError as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
+    finally:
+        if target is not None:
+            target.close()
+    print(table(steps))
+    with options.record.open("a") as out:
+        out.write(json.dumps(record(options.stack, steps)) + "\n")
+    print(f"Timings appended to {options.record}")
+    print(summary(options.stack, steps))
+    return 0 if all(s.ok for s in steps) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
