@@ -28,3 +28,22 @@ def test_every_shell_script_passes_shellcheck():
             "components/files/archive-homes.sh"} <= set(scripts)
     result = subprocess.run([str(SHELLCHECK), "--severity=info", *scripts], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_workflow_steps_script_passes_shellcheck(tmp_path):
+    """The `run:` scripts of the workflows, as bash (their expressions ${{ ... }} stand in as a word)."""
+    import re
+
+    import yaml
+
+    scripts = []
+    for workflow in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for job_name, job in yaml.safe_load(workflow.read_text())["jobs"].items():
+            for index, step in enumerate(job["steps"]):
+                if "run" in step:
+                    script = tmp_path / f"{workflow.stem}-{job_name}-{index}.sh"
+                    script.write_text("#!/usr/bin/env bash\n" + re.sub(r"\$\{\{[^}]*\}\}", "EXPRESSION", step["run"]))
+                    scripts.append(str(script))
+    assert len(scripts) >= 10
+    result = subprocess.run([str(SHELLCHECK), "--severity=info", *scripts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

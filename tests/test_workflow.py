@@ -81,3 +81,53 @@ def test_every_workflow_validates_against_githubs_schema():
     result = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", *workflows],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the end-to-end workflow ----------------------------------------------------------------------------------------
+
+E2E = WORKFLOW.with_name("e2e.yml")
+
+
+def e2e_steps() -> list[dict]:
+    workflow = yaml.safe_load(E2E.read_text())
+    workflow["on"] = workflow.pop(True)
+    assert set(workflow["on"]) == {"workflow_dispatch", "schedule"}
+    assert workflow["defaults"]["run"]["shell"] == "bash"  # pipefail: ./tools/smoke | tee fails with the smoke test
+    [job] = workflow["jobs"].values()
+    return job["steps"]
+
+
+def run_index(steps: list[dict], text: str) -> int:
+    [index] = [i for i, step in enumerate(steps) if text in step.get("run", "")]
+    return index
+
+
+def test_end_to_end_deploys_dev_on_k3s_smoke_tests_it_and_always_destroys_it():
+    steps = e2e_steps()
+    k3s = steps[run_index(steps, "get.k3s.io")]["run"]
+    assert re.search(r"INSTALL_K3S_VERSION=v\d+\.\d+\.\d+\+k3s\d+ ", k3s), k3s
+    assert "apt-get install -y -qq nfs-common" in k3s
+    secrets = run_index(steps, "pulumi stack init dev")
+    up = run_index(steps, "./tools/up dev --yes")
+    smoke_test = run_index(steps, "./tools/smoke dev | tee smoke.txt")
+    summary = run_index(steps, "GITHUB_STEP_SUMMARY")
+    destroy = run_index(steps, "pulumi destroy --stack dev --exclude-protected --yes")
+    assert run_index(steps, "get.k3s.io") < secrets < up < smoke_test < summary < destroy == len(steps) - 1
+    assert steps[summary]["if"] == steps[destroy]["if"] == "always()"
+    assert "cat smoke.txt" in steps[summary]["run"]
+    [artifact] = [step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@")]
+    assert artifact["with"]["path"] == "smoke-timings.jsonl" and artifact["if"] == "always()"
+    [pulumi] = [step for step in steps if step.get("uses", "").startswith("pulumi/actions@")]
+    assert pulumi["with"]["pulumi-version"] == load()["jobs"]["preview"]["steps"][-1]["with"]["pulumi-version"]
+
+
+def test_end_to_end_makes_up_the_passwords_of_the_readmes_laptop_steps_and_masks_them():
+    run = e2e_steps()[run_index(e2e_steps(), "pulumi stack init dev")]["run"]
+    readme = (offline.ROOT / "README.md").read_text()
+    laptop = readme[readme.index("### Try it on a laptop"):]
+    keys = re.findall(r"pulumi config set --stack dev --path --secret (\S+)", run)
+    assert keys == ["auth.dummyPassword", "auth.dummyAdminPassword"]
+    assert "pulumi config set --stack dev --path --secret auth.dummyPassword" in laptop
+    assert offline.run("dev", {"auth.dummyPassword": {"secure": "x"}}).stand_ins == ["auth.dummyAdminPassword"]
+    assert run.count("::add-mask::") == 2
+    assert all(f"| pulumi config set --stack dev --path --secret {key}" in run for key in keys)  # on standard input
