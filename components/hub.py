@@ -6,6 +6,9 @@ Every trainee's server finds (see README, "What a trainee finds"):
     /home/jovyan/public   public folder: training material and datasets, read-only
     /home/jovyan/shared   shared folder: read and written by every trainee
 
+and, by configuration, some servers more: admins' the trainers' view, members' their team's folder
+(components/hub_folders.py).
+
 SQLite does not survive NFS locking, so the two SQLite files a server keeps (IPython's history and the
 notebook signature database) live on the pod's local disk instead of the NFS home, set by config files
 that IPython and Jupyter Server read from their system-wide config directories.
@@ -21,6 +24,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
+from components.hub_folders import extra_hub_values
 from components.settings import (HUB_IMAGE_REPOSITORY, IMAGE_TAGS, PYSPARK_IMAGE, SCALA_SPARK_REPOSITORY, AuthSettings,
                                  HubSettings, Profile, image_repository, quantity_bytes)
 from components.storage import StorageResult
@@ -145,9 +149,12 @@ def authenticator_config(auth: AuthSettings) -> dict[str, dict]:
         )
     if auth.type == "github":
         config["allowed_organizations"] = list(auth.allowed_organizations)
-        if auth.allowed_organizations:
+        if auth.allowed_organizations or auth.groups_from_login:
             # Membership of private organizations and of teams is only visible with read:org.
             config["scope"] = ["read:org"]
+        if auth.groups_from_login:
+            # The user's teams become their hub groups at each login, named by components/files/github_teams.py.
+            config.update(populate_teams_in_auth_state=True, manage_groups=True)
     if auth.type == "generic-oauth":
         config.update(
             authorize_url=auth.authorize_url,
@@ -156,12 +163,10 @@ def authenticator_config(auth: AuthSettings) -> dict[str, dict]:
             username_claim=auth.username_claim,
             scope=list(auth.scopes),
         )
+        if auth.login_groups:
+            config.update(manage_groups=True, auth_state_groups_key=f"{OAUTH_USER_KEY}.{auth.groups_claim}")
         if auth.allowed_groups:
-            config.update(
-                manage_groups=True,
-                auth_state_groups_key=f"{OAUTH_USER_KEY}.{auth.groups_claim}",
-                allowed_groups=list(auth.allowed_groups),
-            )
+            config["allowed_groups"] = list(auth.allowed_groups)
     return {"JupyterHub": {"authenticator_class": entry_point}, section: config}
 
 
@@ -300,7 +305,7 @@ def _exposure(hub: HubSettings) -> dict:
 def hub_values(args: JupyterHubArgs) -> dict:
     """The release values, as typed data (Outputs inside are resolved by Pulumi)."""
     hub, cluster = args.hub, args.cluster
-    return {
+    values = {
         "hub": _hub_pod(hub, args.auth, cluster),
         **_exposure(hub),
         "singleuser": {
@@ -331,6 +336,13 @@ def hub_values(args: JupyterHubArgs) -> dict:
         "prePuller": {"hook": {"enabled": hub.pre_puller}, "continuous": {"enabled": hub.pre_puller}},
         "cull": {"enabled": True, "timeout": hub.cull_timeout},
     }
+    # The trainers' view and the teams' folders (components/hub_folders.py).
+    extra_config, custom = extra_hub_values(hub, args.auth, args.storage, HOME)
+    if extra_config:
+        values["hub"]["extraConfig"] = extra_config
+    if custom:
+        values["custom"] = custom
+    return values
 
 
 class JupyterHub(pulumi.ComponentResource):
