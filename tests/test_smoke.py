@@ -35,7 +35,7 @@ from tests.hub_engine import descendants, missing_engines, release_values, start
 from tests.test_hub import values
 from tests.test_hub_engine import with_secrets
 from tests.test_hub_values_schema import chart_file
-from tools import smoke
+from tools import smoke, smoke_checks
 
 SEEDED = "datasets/iris/iris.data"
 # Bind-mounts the folder (the first argument) read-only over itself, then runs the rest of the arguments.
@@ -108,9 +108,9 @@ def assert_cleaned_up(hub: LocalHub, runner: smoke.Smoke) -> None:
 def test_isolation_fails_where_servers_share_a_network_and_a_slow_or_failing_check_fails_alone(local_hub, dev):
     """One user's server reaches another's here; a check over its time is interrupted and the next one gets a new
     kernel; a check that raises fails with the error's line; the checks after them run, and cleanup removes all."""
-    slow = smoke.Check("slow", "python", lambda context: "import time\ntime.sleep(600)", seconds=3)
-    failing = smoke.Check("failing", "python", lambda context: "raise ValueError('no such thing')", seconds=30)
-    isolation, folders = (next(c for c in smoke.CHECKS if c.name == name) for name in ("isolation", "folders"))
+    slow = smoke_checks.Check("slow", "python", lambda context: "import time\ntime.sleep(600)", seconds=3)
+    failing = smoke_checks.Check("failing", "python", lambda context: "raise ValueError('no such thing')", seconds=30)
+    isolation, folders = (next(c for c in smoke_checks.CHECKS if c.name == name) for name in ("isolation", "folders"))
     runner = run_smoke(local_hub, dev, "isolation", checks=(isolation, slow, failing, folders))
     found = results(runner)
     ok, address = found["neighbour: address"]
@@ -231,10 +231,10 @@ def test_only_takes_the_check_names(tmp_path):
 # --- what runs where nothing stands in for the service here ---------------------------------------------------------
 
 
-CONTEXT = smoke.Context("abc123", (SEEDED,), ("10.1.2.3", 8888))
+CONTEXT = smoke_checks.Context("abc123", (SEEDED,), ("10.1.2.3", 8888))
 
 
-@pytest.mark.parametrize("check", [c for c in smoke.CHECKS if c.language == "python"], ids=lambda c: c.name)
+@pytest.mark.parametrize("check", [c for c in smoke_checks.CHECKS if c.language == "python"], ids=lambda c: c.name)
 def test_the_python_checks_compile(check):
     compile(check.code(CONTEXT), f"<{check.name}>", "exec")
 
@@ -243,12 +243,12 @@ def test_an_address_that_refuses_counts_as_unreachable_and_one_that_answers_fail
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
         address = listening.getsockname()
-        refused = subprocess.run([sys.executable, "-c", smoke.unreachable_python(address, "the thing")],
+        refused = subprocess.run([sys.executable, "-c", smoke_checks.unreachable_python(address, "the thing")],
                                  capture_output=True, text=True, timeout=60)
         assert refused.returncode == 0, refused.stderr
         assert refused.stdout.startswith("the thing unreachable: [Errno 111] Connection refused")
         listening.listen()
-        answered = subprocess.run([sys.executable, "-c", smoke.unreachable_python(address, "the thing")],
+        answered = subprocess.run([sys.executable, "-c", smoke_checks.unreachable_python(address, "the thing")],
                                   capture_output=True, text=True, timeout=60)
     assert answered.returncode == 1
     assert answered.stderr.splitlines()[-1] == \
@@ -256,7 +256,7 @@ def test_an_address_that_refuses_counts_as_unreachable_and_one_that_answers_fail
 
 
 def test_the_kafka_check_uses_the_readme_client_on_a_fresh_topic_it_deletes():
-    code = smoke.kafka_python(CONTEXT)
+    code = smoke_checks.kafka_python(CONTEXT)
     assert '"confluent-kafka==2.16.1"' in code
     assert "%pip install confluent-kafka==2.16.1" in (Path(smoke.__file__).parent.parent / "README.md").read_text()
     assert 'topic = os.environ["KAFKA_BOOTSTRAP_SERVERS"], "smoke-abc123"' in code
@@ -265,7 +265,7 @@ def test_the_kafka_check_uses_the_readme_client_on_a_fresh_topic_it_deletes():
 
 
 def test_the_r_check_reads_each_seeded_file_from_the_public_folder():
-    assert smoke.dataset_r(CONTEXT).splitlines() == [
+    assert smoke_checks.dataset_r(CONTEXT).splitlines() == [
         'lines <- readLines(path.expand("~/public/datasets/iris/iris.data"), n = 1, warn = FALSE); '
         'if (length(lines) != 1) stop("the seeded file public/datasets/iris/iris.data is empty")',
         'cat(1, "seeded file(s) read\\n")']
@@ -274,7 +274,7 @@ def test_the_r_check_reads_each_seeded_file_from_the_public_folder():
 def test_the_checks_run_where_the_profile_and_the_stack_have_what_they_need(dev):
     runner = smoke.Smoke(smoke.Hub("http://unused", "unused"), dev.outputs["traineeEnvironment"])
     spark_profile, plain = {"spark": True}, {"spark": False}
-    by = {(c.name, c.language): c for c in smoke.CHECKS}
+    by = {(c.name, c.language): c for c in smoke_checks.CHECKS}
     assert runner.selected(by["spark", "python"], spark_profile)
     assert not runner.selected(by["spark", "python"], plain)
     assert runner.selected(by["folders", "python"], plain)
