@@ -20,7 +20,7 @@ import runpy
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 import yaml
@@ -32,7 +32,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components import stack_file
-from components.settings import MissingSecret, set_secret_command
+from components.settings import MissingSecret, Settings, load, set_secret_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
@@ -327,22 +327,37 @@ def run(stack: str, overrides: Optional[dict[str, Any]] = None, deployed: Option
     A secret the stack's modes need and the stack file does not set (a fresh clone sets none) gets a
     stand-in, named in Preview.stand_ins, so that the preview shows what a real run would declare. deployed
     (for tests) stands for the outputs of the stack's last deployment, which the program reads back."""
+    preview, stand_ins = _with_stand_ins(overrides, lambda given: _run_once(stack, given, deployed))
+    preview.stand_ins = stand_ins
+    return preview
+
+
+def settings(stack: str, overrides: Optional[dict[str, Any]] = None) -> Settings:
+    """The stack's settings as the program reads them (components/settings.py, load), evaluated offline like run()
+    but without declaring anything; raises the program's ConfigError on bad settings."""
+    loaded: list[Settings] = []
+    _with_stand_ins(overrides, lambda given: _run_once(stack, given, program=lambda: loaded.append(load())))
+    return loaded[-1]
+
+
+def _with_stand_ins(overrides: Optional[dict[str, Any]],
+                    evaluate: Callable[[dict[str, Any]], Preview]) -> tuple[Preview, list[str]]:
+    """Evaluate with the overrides, giving each secret the program reports missing a stand-in, until none is."""
     overrides = dict(overrides or {})
     stand_ins: list[str] = []
     while True:
         try:
-            preview = _run_once(stack, overrides, deployed)
+            return evaluate(overrides), stand_ins
         except MissingSecret as missing:
             if missing.key in stand_ins:
                 raise
             stand_ins.append(missing.key)
             overrides[missing.key] = {"secure": f"stand-in for {missing.key}"}
-            continue
-        preview.stand_ins = stand_ins
-        return preview
 
 
-def _run_once(stack: str, overrides: dict[str, Any], deployed: Optional[dict[str, Any]] = None) -> Preview:
+def _run_once(stack: str, overrides: dict[str, Any], deployed: Optional[dict[str, Any]] = None,
+              program: Optional[Callable[[], None]] = None) -> Preview:
+    """One evaluation under the mocks: the program (__main__.py), or the function given instead."""
     document = stack_document(stack, overrides)
     config, secret_keys = _engine_config(document)
     mocks = Mocks(deployed)
@@ -356,11 +371,11 @@ def _run_once(stack: str, overrides: dict[str, Any], deployed: Optional[dict[str
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
 
-    def program() -> None:
+    def main() -> None:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
     try:
-        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(program or main))
         stack_resource = runtime_settings.get_root_resource()
         outputs = {name: _sync_await(_resolve(value)) for name, value in sorted(stack_resource.outputs.items())}
     finally:
