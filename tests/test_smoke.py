@@ -18,6 +18,7 @@ import base64
 import importlib.util
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -142,13 +143,50 @@ def test_a_server_that_never_becomes_ready_fails_its_spawn_and_skips_its_kernels
 # --- the command ----------------------------------------------------------------------------------------------------
 
 
+# kubectl: `get secret` prints the Secret; `port-forward service/S LOCAL:http` relays 127.0.0.1:LOCAL to the hub's
+# proxy (FAKE_PROXY, host:port) as kubectl does, after its "Forwarding from" line; FAKE_FORWARD_ERROR fails instead.
+FAKE_KUBECTL = """
+import os, socket, sys, threading
+folder = os.path.dirname(os.path.abspath(sys.argv[0]))
+with open(os.path.join(folder, "calls"), "a") as calls:
+    calls.write(" ".join(["kubectl", *sys.argv[1:]]) + "\\n")
+if "get" in sys.argv:
+    sys.stdout.write(open(os.path.join(folder, "secret.json")).read())
+    sys.exit(0)
+if os.environ.get("FAKE_FORWARD_ERROR"):
+    print(os.environ["FAKE_FORWARD_ERROR"], flush=True)
+    sys.exit(1)
+port = int(sys.argv[-1].split(":")[0])
+host, target = os.environ["FAKE_PROXY"].rsplit(":", 1)
+listener = socket.create_server(("127.0.0.1", port))
+print(f"Forwarding from 127.0.0.1:{port} -> 8000", flush=True)
+
+def pipe(source, sink):
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        sink.close()
+
+while True:
+    client, _ = listener.accept()
+    upstream = socket.create_connection((host, int(target)))
+    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+"""
+
+
 def fake_commands(folder: Path, outputs: dict, secret: dict) -> dict[str, str]:
-    """pulumi and kubectl stand-ins that answer `stack output` and `get secret` as the real ones would."""
+    """pulumi and kubectl stand-ins that answer `stack output`, `get secret` and `port-forward` as the real ones."""
     (folder / "outputs.json").write_text(json.dumps(outputs))
     (folder / "secret.json").write_text(json.dumps({"kind": "Secret", "data": secret}))
-    for name, answer in (("pulumi", "outputs.json"), ("kubectl", "secret.json")):
-        script = folder / name
-        script.write_text(f'#!/bin/sh\necho "$0 $*" >> "{folder}/calls"\ncat "{folder}/{answer}"\n')
+    pulumi = folder / "pulumi"
+    pulumi.write_text(f'#!/bin/sh\necho "pulumi $*" >> "{folder}/calls"\ncat "{folder}/outputs.json"\n')
+    kubectl = folder / "kubectl"
+    kubectl.write_text(f"#!{sys.executable}\n{FAKE_KUBECTL}")
+    for script in (pulumi, kubectl):
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
 
@@ -160,9 +198,10 @@ def run_command(folder: Path, env: dict, *args: str) -> subprocess.CompletedProc
 
 @pytest.mark.engines
 def test_the_command_reads_the_stack_prints_the_table_and_appends_the_record(local_hub, dev, tmp_path):
-    outputs = {**dev.outputs, "hubUrl": local_hub.url}
-    outputs.pop("hubPortForward", None)
-    env = fake_commands(tmp_path, outputs, {SMOKE_TOKEN_KEY: base64.b64encode(token(local_hub).encode()).decode()})
+    """The dev stack's outputs as deployed: a hub without a public address, reached through kubectl port-forward."""
+    assert dev.outputs["hubUrl"] == "http://localhost:8080" and "hubPortForward" in dev.outputs
+    env = fake_commands(tmp_path, dev.outputs, {SMOKE_TOKEN_KEY: base64.b64encode(token(local_hub).encode()).decode()})
+    env["FAKE_PROXY"] = local_hub.url.removeprefix("http://")
     record = tmp_path / "record.jsonl"
     done = run_command(tmp_path, env, "dev", "--only", "folders", "--record", str(record))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -188,8 +227,19 @@ def test_the_command_reads_the_stack_prints_the_table_and_appends_the_record(loc
     assert smoke.Hub(local_hub.url, token(local_hub)).request("GET", f"/hub/api/users/{user}")[0] == 404
     assert list(local_hub.shared.iterdir()) == []
     calls = (tmp_path / "calls").read_text().splitlines()
-    assert calls[0].endswith("pulumi stack output --stack dev --json --show-secrets")
-    assert calls[1].endswith("kubectl --namespace jupyterhub get secret hub --output json")
+    assert calls[:2] == ["pulumi stack output --stack dev --json --show-secrets",
+                         "kubectl --namespace jupyterhub get secret hub --output json"]
+    assert re.fullmatch(r"kubectl --namespace jupyterhub port-forward service/proxy-public \d+:http", calls[2]), calls
+    assert "Forwarding 127.0.0.1:" in done.stderr
+
+
+def test_a_port_forward_that_fails_stops_the_command_with_kubectls_words(local_hub, dev, tmp_path):
+    env = fake_commands(tmp_path, dev.outputs, {SMOKE_TOKEN_KEY: base64.b64encode(b"token").decode()})
+    env["FAKE_FORWARD_ERROR"] = 'error: services "proxy-public" not found'
+    done = run_command(tmp_path, env, "dev")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == \
+        'error: kubectl port-forward service/proxy-public: error: services "proxy-public" not found'
 
 
 def test_the_command_refuses_an_unknown_profile_and_names_the_stacks_profiles(dev, tmp_path):

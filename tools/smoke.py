@@ -32,6 +32,7 @@ import datetime
 import json
 import os
 import secrets
+import select
 import shutil
 import socket
 import subprocess
@@ -493,7 +494,8 @@ class Target:
         print(f"Forwarding 127.0.0.1:{port} to service/{PROXY_SERVICE} with kubectl port-forward ...", file=sys.stderr)
         self._forward = subprocess.Popen([*self.kubectl, "port-forward", f"service/{PROXY_SERVICE}", f"{port}:http"],
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        line = self._forward.stdout.readline()
+        ready, _, _ = select.select([self._forward.stdout], [], [], REQUEST_SECONDS)
+        line = self._forward.stdout.readline() if ready else f"no answer within {REQUEST_SECONDS} s"
         if not line.startswith("Forwarding from"):
             self.close()
             raise SmokeError(f"kubectl port-forward service/{PROXY_SERVICE}: {line.strip() or 'exited'}")
