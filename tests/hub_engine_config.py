@@ -17,8 +17,10 @@ running jupyterhub-singleuser, and the proxy and the hub listen on 127.0.0.1.
 Left out: what configures only KubeSpawner or Kubernetes (lines 109-136, labels and namespace; 145-362, the pod, its
 storage and profiles; 450-482, the init container that blocks the metadata server); the idle culler service
 (367-420: jupyterhub-idle-culler is not a test dependency, and it acts only after hub.cullTimeout); the
-jupyterhub_config.d files and hub.extraConfig (528-542: neither the image nor the program has any); line 39,
-tornado's curl client (pycurl is not a test dependency; tornado's own client makes the same requests).
+jupyterhub_config.d files and hub.extraConfig (528-542: the image has no such files, and the program's only
+extraConfig, with hub.trainerView or hub.groups, adds Kubernetes volumes, run with the real KubeSpawner in
+tests/test_hub_folders.py); line 39, tornado's curl client (pycurl is not a test dependency; tornado's own client
+makes the same requests).
 
 hub.config is applied exactly as the chart applies it (lines 499-526): each section is merged into `c` after
 everything else, so it wins over all of the above.
