@@ -69,12 +69,13 @@ def _engine_input(case: dict) -> tuple[str, dict[str, str], set[str], Any]:
     if "engine" in case:  # values as the engine passes them, secrets decrypted, no stack file
         config = {key: offline._config_text(value) for key, value in case["engine"].items()}
         return case["stack"], config, set(case.get("secret_keys", ())), None
-    real_read = stack_file.read
-    stack_file.read = lambda path: copy.deepcopy(_stack_file(path))
+    # The stack file and Pulumi.yaml's name are parsed once: PyYAML's pure-Python parser is slow.
+    real_read, real_project_name = stack_file.read, offline.project_name
+    stack_file.read, offline.project_name = lambda path: copy.deepcopy(_stack_file(path)), lambda: PROJECT
     try:
         document = offline.stack_document(case["stack"], case.get("overrides"))
     finally:
-        stack_file.read = real_read
+        stack_file.read, offline.project_name = real_read, real_project_name
     document["config"].update(case.get("as_written", {}))
     if case.get("environment"):
         document = {**document, "environment": ["ml-training/secrets"]}
@@ -186,13 +187,22 @@ def test_the_corpus_is_large_and_mixed():
 
 
 def test_every_configuration_loads_as_before():
+    """Each configuration loads to the same settings or fails with the same line. With two mistakes (the pairs), the
+    one reported may be the other: the models check a concern's settings in Pulumi.yaml's order."""
     header, cases = _recorded()
+    alone = {json.dumps({"stack": c["case"]["stack"], "overrides": c["case"]["overrides"]}, sort_keys=True): c["outcome"]
+             for c in cases if "overrides" in c["case"]}
     differences = []
     for case in cases:
         now = outcome(case["case"], header["schema"])
-        if now != case["outcome"]:
-            differences.append(f"{json.dumps(case['case'])}\n  before: {json.dumps(case['outcome'])}\n"
-                               f"  now:    {json.dumps(now)}")
+        if now == case["outcome"]:
+            continue
+        singles = [alone[json.dumps({"stack": case["case"]["stack"], "overrides": o}, sort_keys=True)]
+                   for o in case["case"].get("pair", ())]
+        if "error" in now["steps"][-1] and any(now == single for single in singles):
+            continue
+        differences.append(f"{json.dumps(case['case'])}\n  before: {json.dumps(case['outcome'])}\n"
+                           f"  now:    {json.dumps(now)}")
     assert not differences, f"{len(differences)} of {len(cases)} configurations differ:\n" + "\n".join(differences[:20])
 
 

@@ -1,0 +1,389 @@
+"""The hub: how trainees reach it, the server profiles they choose from, teams, and the class sessions it warms up for."""
+
+import functools
+import re
+import zoneinfo
+from typing import Annotated, Any, Optional
+
+import pulumi
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from components import capacity
+from components.settings.images import DEFAULT_PROFILES, PYSPARK_IMAGE, SCALA_SPARK_IMAGE, SCALA_SPARK_REPOSITORY, \
+    SCALA_SPARK_TAG, image_repository
+from components.settings.types import (CPU, DNS_NAME, LABEL, QUANTITY, Boolean, Invalid, Item, Matching, Model, OneOf,
+                                       RequiredStr, Str, WholeNumber, _given, cpu_millis, json_value, quantity_bytes)
+
+# An image reference pinned by an exact tag or a digest: registry/name:tag or name@sha256:...
+_PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[0-9a-f]{64})$")
+# hub.imageRegistry: a registry host (with a dot or a port, or localhost) and an optional path, as in image names.
+_IMAGE_REGISTRY = re.compile(r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9.-]+:[0-9]+)(:[0-9]+)?"
+                             r"(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A hub group with a team folder: a folder-like name, or a GitHub team as org:team-slug (auth.groupsFromLogin).
+_GROUP_NAME = re.compile(r"^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9._-]*(:[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+# hub.schedule: a time of day, HH:MM from 00:00 to 23:59. A number is a time written without quotes, which YAML 1.1
+# (PyYAML, the offline preview's reader) reads in base 60: 10:30 is 630.
+_TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+# How trainees' servers are kept from the cloud metadata server (README, "Security"): z2jh's privileged init
+# container with iptables, or the user NetworkPolicy alone where an enforcer honours it.
+METADATA_BLOCKS = ("auto", "iptables", "network-policy")
+# Weekdays as hub.schedule names them, in the week's order.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _json_type(kinds: tuple, expected: str) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise Invalid(value, expected)
+        return value
+    return BeforeValidator(check)
+
+
+def _quantity_text(value: Any) -> str:
+    """A quantity as Kubernetes writes it: 2 and 0.5 as "2" and "0.5"."""
+    return str(int(value) if isinstance(value, float) and value.is_integer() else value)
+
+
+# A YAML number is a quantity too (cpuLimit: 2); a number for memory is refused for its missing unit.
+ProfileQuantity = Annotated[str, AfterValidator(_given), BeforeValidator(_quantity_text),
+                            _json_type((str, int, float), "a quantity (a string or a number)")]
+
+
+class Profile(Item):
+    name: RequiredStr  # slug, an RFC 1123 label
+    display_name: RequiredStr
+    description: Str = ""
+    image: RequiredStr
+    cpu_guarantee: ProfileQuantity
+    cpu_limit: ProfileQuantity
+    memory_guarantee: ProfileQuantity
+    memory_limit: ProfileQuantity
+    default: StrictBool = False
+
+    def __init__(self, *args: Any, **fields: Any):  # also positionally, in field order, as the dataclass it was
+        super().__init__(**dict(zip(type(self).model_fields, args)), **fields)
+
+    @model_validator(mode="after")
+    def _valid(self) -> "Profile":
+        if not LABEL.match(self.name):
+            raise Invalid(self.name, "a lowercase RFC 1123 name such as python-spark", field="name")
+        image, repository = self.image, image_repository(self.image)
+        if not _PINNED_IMAGE.match(image) or image.endswith(":latest"):
+            raise Invalid(image, "an image pinned by an exact tag or digest, not latest", field="image")
+        if repository == image_repository(PYSPARK_IMAGE) and image != PYSPARK_IMAGE:
+            raise Invalid(image, f"{PYSPARK_IMAGE}, the image the Spark cluster runs (PySpark needs the same Spark and "
+                          "Python in the notebook)", field="image")
+        if repository.rsplit("/", 1)[-1] == SCALA_SPARK_REPOSITORY and not (
+                "/" in repository and image == f"{repository}:{SCALA_SPARK_TAG}"):
+            registry_part = repository if "/" in repository else f"REGISTRY/{repository}"
+            raise Invalid(image, f"{registry_part}:{SCALA_SPARK_TAG}, the tag under which .github/workflows/images.yml "
+                          "pushes images/scala-spark (built on the Spark cluster's image)", field="image")
+        for low, high, pattern, parse in (("cpu_guarantee", "cpu_limit", CPU, cpu_millis),
+                                          ("memory_guarantee", "memory_limit", QUANTITY, quantity_bytes)):
+            for name in (low, high):
+                value = getattr(self, name)
+                if parse is quantity_bytes and re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
+                    raise Invalid(value, f"a memory quantity with a unit, such as {value}Gi", field=to_camel(name))
+                if not pattern.match(value):
+                    kind = "a CPU quantity such as 0.5 or 500m" if parse is cpu_millis else "a memory quantity such as 2Gi"
+                    raise Invalid(value, kind, field=to_camel(name))
+            if parse(getattr(self, low)) > parse(getattr(self, high)):
+                raise Invalid(getattr(self, low), f"at most {to_camel(high)} ({getattr(self, high)})", field=to_camel(low))
+        return self
+
+
+class TeamGroup(Model):
+    """A team of hub.groups: its members' servers mount its folder (README, "Trainers and teams")."""
+
+    name: str  # the hub group's name, as the login names it with auth.groupsFromLogin (a GitHub team: org:team)
+    users: tuple[str, ...]  # members by configuration, besides the hub group's members
+
+    @property
+    def folder(self) -> str:
+        """Its folder in storage.groupsFolder: the name, a GitHub team's ':' as '-'."""
+        return self.name.replace(":", "-")
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _minute_of_day(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _time_of_day(value: Any) -> str:
+    if not isinstance(value, str) or not _TIME_OF_DAY.match(value):
+        raise Invalid(value, 'a time of day HH:MM from 00:00 to 23:59, such as "09:30" (in quotes: YAML reads 09:30 '
+                      "without them as a number)")
+    return value
+
+
+TimeOfDay = Annotated[str, BeforeValidator(_time_of_day), BeforeValidator(_given),
+                      _json_type((str, int), 'a time of day such as "09:30"')]
+
+
+class ClassSession(Item):
+    """A class session of hub.schedule: the placeholders hold room for its trainees' servers (components/schedule.py)."""
+
+    days: tuple[str, ...]  # of WEEKDAYS, in the week's order
+    start: TimeOfDay  # HH:MM, in time_zone
+    end: TimeOfDay  # HH:MM, later the same day
+    time_zone: RequiredStr  # an IANA time zone such as Europe/Berlin
+    trainees: Annotated[int, _json_type((int,), "an int")]
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _weekdays(cls, days: Any) -> tuple[str, ...]:
+        if not isinstance(days, (list, tuple)):
+            raise Invalid(days, "a list")
+        if not days:
+            raise Invalid(days, "a list of weekdays such as [mon, wed]")
+        for day in days:
+            if day not in WEEKDAYS:
+                raise Invalid(day, "a weekday: " + ", ".join(WEEKDAYS[:-1]) + f" or {WEEKDAYS[-1]}")
+        if len(set(days)) != len(days):
+            raise Invalid(days, "each weekday once")
+        return tuple(day for day in WEEKDAYS if day in days)
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: str, info) -> str:
+        if "start" in info.data and _minute_of_day(end) <= _minute_of_day(info.data["start"]):
+            raise Invalid(end, f"a time after start {info.data['start']}: a session ends on the day it starts")
+        return end
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        if zone not in _time_zones():
+            raise Invalid(zone, "an IANA time zone such as Europe/Berlin or UTC")
+        return zone
+
+    @field_validator("trainees")
+    @classmethod
+    def _trainees(cls, trainees: int) -> int:
+        if not 1 <= trainees <= 5000:
+            raise Invalid(trainees, "a whole number between 1 and 5000")
+        return trainees
+
+    @property
+    def start_minute(self) -> int:
+        return _minute_of_day(self.start)
+
+    @property
+    def end_minute(self) -> int:
+        return _minute_of_day(self.end)
+
+
+class HubSettings(Model):
+    host: Matching(DNS_NAME, "a DNS host name such as training.example.com") = Field("", description=(
+        "Public host name of the hub, e.g. training.example.com: HTTPS with Let's Encrypt on a LoadBalancer, or through "
+        "the Ingress (hub.ingress). Empty: no HTTPS; use kubectl port-forward (output hubPortForward)."))
+    letsencrypt_email: Matching(_EMAIL, "an e-mail address") = Field(
+        "", description="Contact e-mail for Let's Encrypt (required with hub.host unless hub.ingress is true).")
+    service_type: OneOf("LoadBalancer", "NodePort", "ClusterIP") = Field("ClusterIP", description=(
+        "How the hub's proxy is exposed: LoadBalancer (public address), NodePort, or ClusterIP (reached through "
+        "hub.ingress, or kubectl port-forward for development)."))
+    ingress: Boolean = Field(False, description=(
+        "Expose the hub through an Ingress for hub.host instead (TLS from cert-manager or the ingress)."))
+    ingress_class: Matching(DNS_NAME, "an IngressClass name") = Field(
+        "nginx", description="IngressClass of the hub's Ingress.")
+    cluster_issuer: Matching(DNS_NAME, "a cert-manager ClusterIssuer name") = Field("", description=(
+        "With hub.ingress: the cert-manager ClusterIssuer (e.g. a Let's Encrypt issuer) that issues the Ingress's "
+        "certificate into the Secret jupyterhub-tls. Empty: provide that Secret yourself, or the ingress controller "
+        "serves its default certificate."))
+    cull_timeout: WholeNumber(300, 7 * 24 * 3600) = Field(3600, description=(
+        "Seconds of inactivity after which a trainee's server is stopped (its folders stay)."))
+    pre_puller: Boolean = Field(True, description=(
+        "Pull the profile images onto every user node ahead of time, for fast spawns."))
+    image_registry: Matching(_IMAGE_REGISTRY, "a registry host and path such as ghcr.io/my-org, without an image name "
+                                              "or tag") = Field("", description=(
+        "Registry and path that .github/workflows/images.yml pushes the project's images to, its repository variable "
+        "IMAGE_REGISTRY (e.g. ghcr.io/my-org); the user nodes must be able to pull from it. The default Scala profile "
+        "runs <imageRegistry>/scala-spark at the tag the program derives from images/scala-spark. Empty: the default "
+        "profiles leave Scala out."))
+    placeholders: WholeNumber(0, 500) = Field(0, description=(
+        "Number of placeholder pods that keep user nodes warm before a class starts, each the size of a server of the "
+        "default profile."))
+    schedule_lead_minutes: WholeNumber(0, 12 * 60) = Field(30, description=(  # how long before a session they grow
+        "Minutes before each session of hub.schedule that the placeholders grow (at most 720), so that the user pool "
+        "has added its nodes and pulled the images when the trainees arrive."))
+    expected_users: WholeNumber(0, 5000) = Field(0, description=(  # the class size; 0 when not given
+        "Trainees expected at once. The hub lets that many servers start at the same time (JupyterHub's concurrent "
+        "spawn limit; 0 keeps the chart's 64), and on gke cluster.userPool.maxNodes must reach the nodes they need "
+        "(components/capacity.py; README, \"Class size\")."))
+    metadata_block: OneOf(*METADATA_BLOCKS) = Field("auto", description=(  # iptables or network-policy once read
+        "How trainees' servers are kept from the cloud metadata server. iptables: a privileged init container in every "
+        "server (works without a NetworkPolicy enforcer; Pod Security baseline rejects it); network-policy: only the "
+        "user NetworkPolicy, for clusters whose CNI enforces it (Calico, Cilium, Dataplane V2); auto: network-policy "
+        "on gke, iptables elsewhere."))
+    allow_internet: Boolean = Field(True, description=(
+        "Let trainees' servers reach the internet (pip install, datasets). Cloud metadata stays blocked."))
+    trainer_view: Boolean = Field(False, description=(
+        "Admins' servers also mount every trainee's personal folder at /home/jovyan/trainees and every team folder at "
+        "/home/jovyan/trainee-groups, read/write, to help and to grade. Trainees' servers never do."))
+    profiles: tuple[Profile, ...] = None  # unset: DEFAULT_PROFILES
+    groups: tuple[TeamGroup, ...] = ()  # teams with a folder of their own
+    schedule: tuple[ClassSession, ...] = ()  # class sessions the placeholders warm the user pool for
+
+    @field_validator("metadata_block")
+    @classmethod
+    def _metadata_block(cls, block: str, info) -> str:
+        """auto: the NetworkPolicy on gke, whose Dataplane V2 enforces it and whose metadata server (Workload Identity)
+        shows pods no node credentials; iptables elsewhere, where nothing may enforce NetworkPolicies."""
+        if block != "auto" or info.context is None:
+            return block
+        return "network-policy" if info.context["cluster"].type == "gke" else "iptables"
+
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _profiles(cls, value: Any, info) -> Any:
+        """Unset: DEFAULT_PROFILES, the Scala image in hub.imageRegistry. Without a registry the Scala profile is left
+        out: its image is the project's own, which nobody has pushed anywhere."""
+        listed = json_value(value)
+        registry = info.data.get("image_registry", "")
+        if listed is None and not registry:
+            if info.context is not None:
+                info.context["scala_left_out"] = True  # said once the hub's settings are read
+            listed = [p for p in DEFAULT_PROFILES if p["image"] != SCALA_SPARK_IMAGE]
+        elif listed is None:
+            listed = [{**p, "image": f"{registry}/{SCALA_SPARK_IMAGE}"} if p["image"] == SCALA_SPARK_IMAGE else p
+                      for p in DEFAULT_PROFILES]
+        if not isinstance(listed, (list, tuple)) or not listed:
+            raise Invalid(listed, "a non-empty list of profiles")
+        return listed
+
+    @field_validator("profiles")
+    @classmethod
+    def _one_default(cls, profiles: tuple[Profile, ...]) -> tuple[Profile, ...]:
+        names = [p.name for p in profiles]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate:
+            raise Invalid(duplicate, "profile names that are unique")
+        if sum(p.default for p in profiles) > 1:
+            raise Invalid([p.name for p in profiles if p.default], "at most one profile with default: true")
+        return profiles
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _groups(cls, value: Any) -> Any:
+        listed = json_value(value) or {}
+        if isinstance(listed, (list, tuple)) and all(isinstance(group, TeamGroup) for group in listed):
+            return listed
+        if not isinstance(listed, dict):
+            raise Invalid(listed, "a map of team names to lists of user names, such as {team-a: [alice, bob]}")
+        groups: list[TeamGroup] = []
+        for name, users in listed.items():
+            if not _GROUP_NAME.match(name):
+                raise Invalid(name, "team names of at most 63 letters, digits, '.', '_' or '-' (a GitHub team: "
+                              "org:team-slug)")
+            if ":" in name and name != name.lower():
+                # components/files/github_teams.py names the hub groups of GitHub teams in lowercase.
+                raise Invalid(name, f"a GitHub team in lowercase, {name.lower()}")
+            users = [] if users is None else users
+            if not isinstance(users, list) or not all(isinstance(u, str) and u and not re.search(r"\s", u) for u in users):
+                raise Invalid(users, "a list of user names (empty: only the members of the hub group of that name)",
+                              key=f"hub.groups.{name}")
+            if len({u.lower() for u in users}) != len(users):
+                raise Invalid(users, "a list of user names, each once", key=f"hub.groups.{name}")
+            group = TeamGroup(name=name, users=tuple(users))
+            clash = next((other.name for other in groups if other.folder == group.folder), None)
+            if clash:
+                raise Invalid(name, f"team names with different folders ({clash} also has the folder {group.folder})")
+            groups.append(group)
+        return groups
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _sessions(cls, value: Any) -> Any:
+        listed = json_value(value) or []
+        if not isinstance(listed, (list, tuple)):
+            raise Invalid(listed, "a list of class sessions, each {days, start, end, timeZone, trainees}")
+        return listed
+
+    @field_validator("schedule")
+    @classmethod
+    def _apart(cls, sessions: tuple[ClassSession, ...]) -> tuple[ClassSession, ...]:
+        """In one time zone (so that their times compare) and apart from each other."""
+        for index, session in enumerate(sessions):
+            at = f"hub.schedule[{index}]"
+            if session.time_zone != sessions[0].time_zone:
+                raise Invalid(session.time_zone, f"{sessions[0].time_zone}, the time zone of hub.schedule[0]: the "
+                              "sessions share one, so that their times compare", key=f"{at}.timeZone")
+            for other_index, other in enumerate(sessions[:index]):
+                shared = [day for day in session.days if day in other.days]
+                if shared and session.start_minute < other.end_minute and other.start_minute < session.end_minute:
+                    raise Invalid(session.start, f"a session apart from hub.schedule[{other_index}] ({other.start} to "
+                                  f"{other.end} on {', '.join(shared)}): sessions may not overlap", key=f"{at}.start")
+        return sessions
+
+    @model_validator(mode="after")
+    def _reachable(self, info) -> "HubSettings":
+        if self.ingress and not self.host:
+            raise Invalid(None, "the host name the Ingress serves when hub.ingress is true", field="host")
+        if self.host and not self.ingress and not self.letsencrypt_email:
+            raise Invalid(None, "a contact e-mail for the Let's Encrypt certificate of hub.host", field="letsencryptEmail")
+        if self.host and not self.ingress and self.service_type != "LoadBalancer":
+            # Let's Encrypt checks the host on port 80 of the proxy's public address.
+            raise Invalid(self.service_type, "LoadBalancer to serve hub.host with Let's Encrypt (or set hub.ingress "
+                          "true)", field="serviceType")
+        if info.context is not None and info.context.get("scala_left_out"):
+            pulumi.log.info("hub.imageRegistry is empty, so the default profiles leave Scala out (README, \"What a "
+                            "trainee finds\")")
+        if info.context is not None:
+            _check_class_fits(info.context["cluster"], self)
+        return self
+
+    @property
+    def default_profile(self) -> Profile:
+        """The profile a trainee gets without choosing: the one marked default, else the first (KubeSpawner)."""
+        return next((p for p in self.profiles if p.default), self.profiles[0])
+
+    @property
+    def public(self) -> bool:
+        """Reachable from outside the cluster without kubectl port-forward."""
+        return self.ingress or self.service_type in ("LoadBalancer", "NodePort")
+
+
+def servers_per_user_node(cluster: Any, hub: HubSettings) -> Optional[int]:
+    """Servers of the default profile one gke user node holds (components/capacity.py); None off gke, or for a
+    machine type that is not sized there."""
+    node = capacity.gke_node(cluster.gke.user_pool.machine_type) if cluster.gke else None
+    if node is None:
+        return None
+    profile = hub.default_profile
+    return capacity.servers_per_node(node, cpu_millis(profile.cpu_guarantee), quantity_bytes(profile.memory_guarantee))
+
+
+def _check_class_fits(cluster: Any, hub: HubSettings) -> None:
+    """On gke, the user pool reaches enough nodes for hub.expectedUsers servers of the default profile, and for the
+    trainees of every session of hub.schedule."""
+    if cluster.gke is None or not (hub.expected_users or hub.schedule):
+        return
+    pool = cluster.gke.user_pool
+    per_node = servers_per_user_node(cluster, hub)
+    if per_node is None:
+        wanted = (f"hub.expectedUsers {hub.expected_users} servers" if hub.expected_users else
+                  f"the servers of {max(s.trainees for s in hub.schedule)} trainees, hub.schedule's largest session")
+        pulumi.log.warn(f"cluster.userPool.machineType {pool.machine_type} is not sized by components/capacity.py: "
+                        f"check yourself that {pool.max_nodes} nodes hold {wanted}")
+        return
+    profile = hub.default_profile
+    servers = f"servers of the default profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})"
+    if per_node < 1:
+        raise Invalid(pool.machine_type, f"a machine type that holds a server of the default profile {profile.name} "
+                      f"({profile.cpu_guarantee} CPU, {profile.memory_guarantee})", key="cluster.userPool.machineType")
+    needed = capacity.nodes_for(hub.expected_users, per_node)
+    if pool.max_nodes < needed:
+        raise Invalid(pool.max_nodes, f"at least {needed} for hub.expectedUsers {hub.expected_users}: each "
+                      f"{pool.machine_type} node holds {per_node} {servers}", key="cluster.userPool.maxNodes")
+    for index, session in enumerate(hub.schedule):
+        if capacity.nodes_for(session.trainees, per_node) > pool.max_nodes:
+            raise Invalid(session.trainees, f"at most {per_node * pool.max_nodes}, what cluster.userPool.maxNodes "
+                          f"{pool.max_nodes} {pool.machine_type} nodes hold: {per_node} {servers} each",
+                          key=f"hub.schedule[{index}].trainees")
