@@ -1,17 +1,17 @@
 """The stack configuration, read once into frozen, typed settings and validated before any resource exists.
 
 One module per concern declares its settings as pydantic models (types, defaults, descriptions, rules): cluster,
-storage, services, hub, auth; types holds the constrained types they share, images the notebook images, and loader
+storage, services, hub, auth; types holds the constrained types they share, and loader
 reads the engine's configuration into the models. They are the one source of Pulumi.yaml's config block, which
 python -m tools.configdoc writes.
 """
 
 from components.settings.auth import AuthSettings
 from components.settings.cluster import ClusterSettings, GkeSettings, MaintenanceExclusion, MaintenanceWindow, NodePoolSettings
-from components.settings.hub import WEEKDAYS, ClassSession, HubSettings, Profile, TeamGroup, servers_per_user_node
-from components.settings.images import (DEFAULT_PROFILES, HUB_IMAGE_REPOSITORY, IMAGE_TAGS, PYSPARK_IMAGE,
-                                        SCALA_SPARK_CONTEXT, SCALA_SPARK_IMAGE, SCALA_SPARK_REPOSITORY, SCALA_SPARK_TAG,
-                                        SPARK_SCALA_VERSION, image_repository, image_tag)
+from components.settings.hub import (DEFAULT_PROFILES, WEEKDAYS, ClassSession, HubSettings, Profile, TeamGroup,
+                                     servers_per_user_node)
+from components.images import (HUB_IMAGE_REPOSITORY, IMAGE_TAGS, PYSPARK_IMAGE, SCALA_SPARK_CONTEXT, SCALA_SPARK_IMAGE,
+                               SCALA_SPARK_REPOSITORY, SCALA_SPARK_TAG, SPARK_SCALA_VERSION, image_repository, image_tag)
 from components.settings.loader import PROJECT_FILE, Settings, load
 from components.settings.services import (SPARK_DAEMON_MEMORY, HdfsSettings, KafkaSettings, ServicesSettings,
                                           SparkSettings, VoraSettings, spark_session_cap)

@@ -1,14 +1,14 @@
 """The login: GitHub, any OAuth2/OIDC provider, or the dummy login of development; who may log in, who is an admin."""
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 import pulumi
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import field_validator, model_validator
 from pydantic.alias_generators import to_snake
 
 from components.settings.types import (Boolean, Invalid, Matching, Model, OneOf, Secret, Strings, Text, is_https_url,
-                                       text)
+                                       modes, setting)
 
 # The allow rules each login type understands; a rule of another type would silently restrict nobody.
 _ALLOW_RULES = {
@@ -24,28 +24,28 @@ Url = Matching(is_https_url, "an https:// URL")
 
 
 class AuthSettings(Model):
-    type: OneOf("github", "generic-oauth", "dummy") = Field(
-        "dummy", description="github, generic-oauth (any OAuth2/OIDC provider) or dummy (development only).")
-    client_id: Text = Field("", description="OAuth client id.")
+    type: OneOf("github", "generic-oauth", "dummy") = setting(
+        "dummy", "github, generic-oauth (any OAuth2/OIDC provider) or dummy (development only).")
+    client_id: Text = setting("", "OAuth client id.")
     client_secret: Secret = None
-    callback_url: Url = Field("", description="OAuth callback URL. Empty derives it from hub.host.")
-    authorize_url: Url = Field("", description="generic-oauth: the provider's authorization endpoint.")
-    token_url: Url = Field("", description="generic-oauth: the provider's token endpoint.")
-    userdata_url: Url = Field("", description="generic-oauth: the provider's userinfo endpoint.")
-    username_claim: Text = Field("preferred_username", description="generic-oauth: the claim that holds the user name.")
-    groups_claim: Text = Field(
-        "groups", description="generic-oauth: the claim that holds the user's groups (for auth.allowedGroups).")
-    scopes: Strings = Field(["openid", "profile", "email"], description="generic-oauth: OAuth scopes to request.")
-    allowed_users: Strings = Field([], description="User names allowed to log in.")
-    allowed_organizations: Strings = Field(
-        [], description="github: organizations (org) or teams (org:team) whose members may log in.")
-    allowed_groups: Strings = Field([], description="generic-oauth: groups whose members may log in.")
-    admin_users: Strings = Field([], description="User names with admin rights on the hub.")
+    callback_url: Url = setting("", "OAuth callback URL. Empty derives it from hub.host.")
+    authorize_url: Url = setting("", "generic-oauth: the provider's authorization endpoint.")
+    token_url: Url = setting("", "generic-oauth: the provider's token endpoint.")
+    userdata_url: Url = setting("", "generic-oauth: the provider's userinfo endpoint.")
+    username_claim: Text = setting("preferred_username", "generic-oauth: the claim that holds the user name.")
+    groups_claim: Text = setting(
+        "groups", "generic-oauth: the claim that holds the user's groups (for auth.allowedGroups).")
+    scopes: Strings = setting(["openid", "profile", "email"], "generic-oauth: OAuth scopes to request.")
+    allowed_users: Strings = setting([], "User names allowed to log in.")
+    allowed_organizations: Strings = setting(
+        [], "github: organizations (org) or teams (org:team) whose members may log in.")
+    allowed_groups: Strings = setting([], "generic-oauth: groups whose members may log in.")
+    admin_users: Strings = setting([], "User names with admin rights on the hub.")
     dummy_password: Secret = None  # dummy: one shared password (unset: any password)
     dummy_admin_password: Secret = None  # dummy with a shared password: the admins' password
-    allow_insecure_dummy: Boolean = Field(
-        False, description="Allow dummy login on a publicly exposed hub. Only for throwaway demos.")
-    groups_from_login: Boolean = Field(False, description=(
+    allow_insecure_dummy: Boolean = setting(
+        False, "Allow dummy login on a publicly exposed hub. Only for throwaway demos.")
+    groups_from_login: Boolean = setting(False, (
         "The login sets each user's hub groups at every login: github their teams (org:team-slug), generic-oauth the "
         "auth.groupsClaim claim (always so with auth.allowedGroups). A hub group named in hub.groups gives its members "
         "the team's folder."))
@@ -162,9 +162,4 @@ class DummyLogin(AuthSettings):
             raise Invalid(admin_password, "a password other than auth.dummyPassword", field="dummyAdminPassword")
 
 
-def _login(data: Any) -> str:
-    return (text(data.get("type")) if "type" in data else "dummy") if isinstance(data, dict) else data.type
-
-
-Auth = Annotated[Union[Annotated[GitHubLogin, Tag("github")], Annotated[GenericOAuthLogin, Tag("generic-oauth")],
-                       Annotated[DummyLogin, Tag("dummy")]], Discriminator(_login)]
+Auth = modes("type", "dummy", GitHubLogin, GenericOAuthLogin, DummyLogin)

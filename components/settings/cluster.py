@@ -4,13 +4,12 @@ import datetime
 import re
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from components.settings.types import (DNS_NAME, GCP_REGION, GCP_ZONE, LABEL, Boolean, Invalid, Item, Matching, Model,
-                                       OneOf, RequiredStr, Str, Text, WholeNumber, json_value, text, whole_number)
+                                       OneOf, RequiredStr, Str, Text, WholeNumber, json_value, listed, modes, setting,
+                                       text, whole_number)
 
-GKE_RELEASE_CHANNELS = ("RAPID", "REGULAR", "STABLE", "EXTENDED", "UNSPECIFIED")
-_GKE_VERSION = re.compile(r"^[0-9]+\.[0-9]+(\.[0-9]+(-gke\.[0-9]+)?)?$")
 # A provisioner name: a DNS subdomain, as CSI driver names are (rancher.io/local-path has one path segment).
 _PROVISIONER = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$")
 # GKE's rules for maintenance (cloud.google.com/kubernetes-engine/docs/concepts/maintenance-windows-and-
@@ -33,28 +32,21 @@ def moment(value: str, field: str = "") -> datetime.datetime:
 
 
 class CorePool(Model):
-    machine_type: Matching(LABEL, "a machine type such as e2-standard-4") = Field(
-        "e2-standard-4", description="Machine type of the core pool (hub, proxy, NFS server, operators, data services).")
-    nodes: WholeNumber(1, 100) = Field(2, description="Number of nodes of the core pool per zone.")
-    disk_size_gb: WholeNumber(10, 65536) = Field(100, description="Boot disk size of core nodes, in GB.")
+    machine_type: Matching(LABEL, "a machine type such as e2-standard-4") = setting(
+        "e2-standard-4", "Machine type of the core pool (hub, proxy, NFS server, operators, data services).")
+    nodes: WholeNumber(1, 100) = setting(2, "Number of nodes of the core pool per zone.")
+    disk_size_gb: WholeNumber(10, 65536) = setting(100, "Boot disk size of core nodes, in GB.")
     spot: ClassVar[bool] = False
-
-    @property
-    def min_nodes(self) -> int:
-        return self.nodes
-
-    max_nodes = min_nodes
+    min_nodes = max_nodes = property(lambda self: self.nodes)
 
 
 class UserPool(Model):
-    machine_type: Matching(LABEL, "a machine type such as e2-highmem-4") = Field(
-        "e2-highmem-4", description="Machine type of the user pool, where trainees' servers run.")
-    min_nodes: WholeNumber(0, 1000) = Field(0, description="Minimum nodes of the autoscaling user pool per zone.")
-    max_nodes: int = Field(10, description="Maximum nodes of the autoscaling user pool per zone.")
-    disk_size_gb: WholeNumber(10, 65536) = Field(
-        100, description="Boot disk size of user nodes, in GB (holds the notebook images).")
-    spot: Boolean = Field(False, description="Run user nodes as Spot VMs (cheaper; a preempted node restarts its "
-                                             "trainees' servers).")
+    machine_type: Matching(LABEL, "a machine type such as e2-highmem-4") = setting(
+        "e2-highmem-4", "Machine type of the user pool, where trainees' servers run.")
+    min_nodes: WholeNumber(0, 1000) = setting(0, "Minimum nodes of the autoscaling user pool per zone.")
+    max_nodes: int = setting(10, "Maximum nodes of the autoscaling user pool per zone.")
+    disk_size_gb: WholeNumber(10, 65536) = setting(100, "Boot disk size of user nodes, in GB (holds the notebook images).")
+    spot: Boolean = setting(False, "Run user nodes as Spot VMs (cheaper; a preempted node restarts its trainees' servers).")
 
     @field_validator("max_nodes", mode="before")
     @classmethod
@@ -66,20 +58,21 @@ NodePoolSettings = Union[CorePool, UserPool]
 
 
 class MaintenanceWindow(Model):
-    start: Text = Field("", description="gke: start of the first maintenance window, RFC 3339 (such as 2026-01-05T22:00:00Z); "
-                        "GKE upgrades the cluster and drains nodes only in these windows, so not during class hours. "
-                        "Empty: at any time.")
-    end: Text = Field("", description="gke, with cluster.maintenance.start; the window's end, 4 to 24 hours after its start.")
-    recurrence: Matching(_RECURRENCE, "FREQ=DAILY, or FREQ=WEEKLY with BYDAY such as FREQ=WEEKLY;BYDAY=SA,SU") = Field(
-        "FREQ=DAILY", description="gke: how the window repeats, FREQ=DAILY or FREQ=WEEKLY;BYDAY=SA,SU; GKE needs 48 hours "
-                                  "of windows in any 32 days.")
+    start: Text = setting("", "gke: start of the first maintenance window, RFC 3339 (such as 2026-01-05T22:00:00Z); GKE "
+                          "upgrades the cluster and drains nodes only in these windows, so not during class hours. Empty: "
+                          "at any time.")
+    end: Text = setting("", "gke, with cluster.maintenance.start; the window's end, 4 to 24 hours after its start.")
+    recurrence: Matching(_RECURRENCE, "FREQ=DAILY, or FREQ=WEEKLY with BYDAY such as FREQ=WEEKLY;BYDAY=SA,SU") = setting(
+        "FREQ=DAILY", "gke: how the window repeats, FREQ=DAILY or FREQ=WEEKLY;BYDAY=SA,SU; GKE needs 48 hours of windows "
+        "in any 32 days.")
 
     @model_validator(mode="after")
     def _long_enough(self) -> "MaintenanceWindow":
         if not (self.start or self.end):
             return self
         if not (self.start and self.end):
-            raise Invalid(None, "a time, as cluster.maintenance.start and .end go together", field="end" if self.start else "start")
+            raise Invalid(None, "a time, as cluster.maintenance.start and .end go together",
+                          field="end" if self.start else "start")
         hours = (moment(self.end, "end") - moment(self.start, "start")).total_seconds() / 3600
         days = len(self.recurrence.split("BYDAY=")[1].split(",")) if "BYDAY=" in self.recurrence else \
             7 if "DAILY" in self.recurrence else 1
@@ -93,9 +86,9 @@ class MaintenanceWindow(Model):
 
 class MaintenanceExclusion(Item):
     name: RequiredStr
-    start: RequiredStr
+    start: RequiredStr  # RFC 3339
     end: RequiredStr
-    scope: Str = "NO_UPGRADES"
+    scope: Str = "NO_UPGRADES"  # NO_UPGRADES, NO_MINOR_UPGRADES or NO_MINOR_OR_NODE_UPGRADES
 
     @model_validator(mode="after")
     def _valid(self) -> "MaintenanceExclusion":
@@ -106,31 +99,29 @@ class MaintenanceExclusion(Item):
         moment(self.end, "end"), moment(self.start, "start")
         return self
 
-    @property
-    def days(self) -> float:
-        return (moment(self.end) - moment(self.start)).total_seconds() / 86400
-
 
 class GkeSettings(Model):
     """The GKE cluster's settings, in the cluster map beside the others; checked on every cluster type, so that a
     mistake does not wait for a move to gke."""
 
-    project: str = Field("", exclude=True)  # gcp:project
-    location: Matching(lambda v: GCP_ZONE.match(v) or GCP_REGION.match(v), _LOCATION) = Field(
-        "", description="GKE zone (zonal cluster) or region (regional cluster). Empty means gcp:zone, else gcp:region.")
-    release_channel: OneOf(*GKE_RELEASE_CHANNELS) = Field("REGULAR", description="GKE release channel: RAPID, REGULAR, "
-                                                          "STABLE, EXTENDED, or UNSPECIFIED to pin cluster.version.")
-    version: Matching(_GKE_VERSION, "a GKE version such as 1.33 or 1.33.5-gke.1308000") = Field(
-        "", description="Minimum GKE control plane version to pin, e.g. 1.33.5-gke.1308000. Empty follows the channel.")
-    network: Matching(LABEL, "a VPC network name") = Field(
-        "default", description="VPC network of the GKE cluster (and of a Filestore instance).")
-    subnetwork: Matching(LABEL, "a subnetwork name") = Field(
-        "", description="Subnetwork of the GKE cluster. Empty lets GKE choose the network's subnetwork in the region.")
+    project: str = Field("", exclude=True)  # gcp:project, not a setting of the map
+    location: Matching(lambda v: GCP_ZONE.match(v) or GCP_REGION.match(v), _LOCATION) = setting(
+        "", "GKE zone (zonal cluster) or region (regional cluster). Empty means gcp:zone, else gcp:region.")
+    release_channel: OneOf("RAPID", "REGULAR", "STABLE", "EXTENDED", "UNSPECIFIED") = setting(
+        "REGULAR", "GKE release channel: RAPID, REGULAR, STABLE, EXTENDED, or UNSPECIFIED to pin cluster.version.")
+    version: Matching(re.compile(r"^[0-9]+\.[0-9]+(\.[0-9]+(-gke\.[0-9]+)?)?$"), "a GKE version such as 1.33 or "
+                      "1.33.5-gke.1308000") = setting(
+        "", "Minimum GKE control plane version to pin, e.g. 1.33.5-gke.1308000. Empty follows the channel.")
+    network: Matching(LABEL, "a VPC network name") = setting(
+        "default", "VPC network of the GKE cluster (and of a Filestore instance).")
+    subnetwork: Matching(LABEL, "a subnetwork name") = setting(
+        "", "Subnetwork of the GKE cluster. Empty lets GKE choose the network's subnetwork in the region.")
+    # None: GKE upgrades at any time
     maintenance_window: Optional[MaintenanceWindow] = Field(default_factory=MaintenanceWindow, alias="maintenance")
-    deletion_protection: Boolean = Field(True, description=(
-        "gke: refuse to delete the cluster (GKE's deletion protection, and Pulumi's protect): pulumi destroy "
-        "--exclude-protected keeps it and the volumes of its Retain classes. Set it to false and run pulumi up before "
-        "pulumi destroy deletes the cluster."))
+    deletion_protection: Boolean = setting(True, "gke: refuse to delete the cluster (GKE's deletion protection, and "
+                                           "Pulumi's protect): pulumi destroy --exclude-protected keeps it and the volumes "
+                                           "of its Retain classes. Set it to false and run pulumi up before pulumi destroy "
+                                           "deletes the cluster.")
     core_pool: CorePool = Field(default_factory=CorePool)
     user_pool: UserPool = Field(default_factory=UserPool)
     maintenance_exclusions: tuple[MaintenanceExclusion, ...] = ()
@@ -145,21 +136,19 @@ class GkeSettings(Model):
     @field_validator("maintenance_window")
     @classmethod
     def _window(cls, window: MaintenanceWindow) -> Optional[MaintenanceWindow]:
-        return window if window.start or window.end else None  # None: GKE upgrades at any time
+        return window if window.start or window.end else None
 
     @field_validator("maintenance_exclusions", mode="before")
     @classmethod
     def _exclusions(cls, value: Any) -> Any:
-        listed = json_value(value) or []
-        if not isinstance(listed, (list, tuple)):
-            raise Invalid(listed, "a list of exclusions, each {name, start, end, scope}")
-        return listed
+        return listed(value, "a list of exclusions, each {name, start, end, scope}")
 
     @field_validator("maintenance_exclusions")
     @classmethod
     def _not_too_long(cls, exclusions: tuple[MaintenanceExclusion, ...]) -> tuple[MaintenanceExclusion, ...]:
         for index, exclusion in enumerate(exclusions):
-            if exclusion.days <= 0 or (exclusion.scope == "NO_UPGRADES" and exclusion.days > NO_UPGRADES_MAXIMUM_DAYS):
+            days = (moment(exclusion.end) - moment(exclusion.start)).total_seconds() / 86400
+            if days <= 0 or (exclusion.scope == "NO_UPGRADES" and days > NO_UPGRADES_MAXIMUM_DAYS):
                 at = f"cluster.maintenanceExclusions[{index}]"
                 limit = f"at most {NO_UPGRADES_MAXIMUM_DAYS} days " if exclusion.scope == "NO_UPGRADES" else ""
                 raise Invalid(exclusion.end, f"a time {limit}after {at}.start", key=f"{at}.end")
@@ -171,38 +160,36 @@ class GkeSettings(Model):
 
 
 class ClusterSettings(Model):
-    type: OneOf("gke", "existing") = Field(
-        "existing", description="gke: create a GKE cluster; existing: deploy onto the cluster a kubeconfig names.")
-    name: Matching(LABEL, "a lowercase RFC 1123 name such as ml-training", required=True) = Field(
-        "ml-training", description="Name of the GKE cluster (gke), or a label for the existing cluster in outputs.")
+    type: OneOf("gke", "existing") = setting(
+        "existing", "gke: create a GKE cluster; existing: deploy onto the cluster a kubeconfig names.")
+    name: Matching(LABEL, "a lowercase RFC 1123 name such as ml-training", required=True) = setting(
+        "ml-training", "Name of the GKE cluster (gke), or a label for the existing cluster in outputs.")
     gke: Optional[GkeSettings] = Field(None, json_schema_extra={"flat": True})  # None on an existing cluster
-    kubeconfig: Text = Field(
-        "", description="existing: path of the kubeconfig file. Empty uses $KUBECONFIG or ~/.kube/config.")
-    context: Text = Field("", description="existing: kubeconfig context to deploy to. Empty uses the current context.")
+    kubeconfig: Text = setting("", "existing: path of the kubeconfig file. Empty uses $KUBECONFIG or ~/.kube/config.")
+    context: Text = setting("", "existing: kubeconfig context to deploy to. Empty uses the current context.")
     # The Retain class of every volume that holds data: existing, a class of the cluster ("" when the program
     # declares one for data_provisioner); gke, always declared by the program.
-    data_storage_class: Matching(DNS_NAME, "a StorageClass name") = Field("", description=(
-        "existing: a StorageClass with reclaimPolicy Retain that already exists, for the volumes that hold data (HDFS, "
-        "Kafka, the hub's database, an in-cluster NFS server without storage.storageClass). Set this or "
-        "cluster.dataProvisioner. gke: leave empty, the program declares a Retain class on pd-balanced disks."))
-    data_provisioner: Matching(_PROVISIONER, "a provisioner name such as rancher.io/local-path or ebs.csi.aws.com") = Field(
-        "", description="existing: the provisioner (CSI driver) of a Retain StorageClass that the program declares for "
-        "the volumes that hold data, such as rancher.io/local-path, driver.longhorn.io or ebs.csi.aws.com, with "
-        "cluster.dataStorageParameters. Set this or cluster.dataStorageClass.")
-    dedicated_user_nodes: Boolean = Field(False, description=(
-        "existing: trainees' servers run only on nodes labelled hub.jupyter.org/node-purpose=user (and tolerate the "
-        "taint hub.jupyter.org_dedicated=user:NoSchedule). Always on for gke."))
+    data_storage_class: Matching(DNS_NAME, "a StorageClass name") = setting(
+        "", "existing: a StorageClass with reclaimPolicy Retain that already exists, for the volumes that hold data "
+        "(HDFS, Kafka, the hub's database, an in-cluster NFS server without storage.storageClass). Set this or "
+        "cluster.dataProvisioner. gke: leave empty, the program declares a Retain class on pd-balanced disks.")
+    data_provisioner: Matching(_PROVISIONER, "a provisioner name such as rancher.io/local-path or ebs.csi.aws.com") = \
+        setting("", "existing: the provisioner (CSI driver) of a Retain StorageClass that the program declares for the "
+                "volumes that hold data, such as rancher.io/local-path, driver.longhorn.io or ebs.csi.aws.com, with "
+                "cluster.dataStorageParameters. Set this or cluster.dataStorageClass.")
+    dedicated_user_nodes: Boolean = setting(False, "existing: trainees' servers run only on nodes labelled "
+                                            "hub.jupyter.org/node-purpose=user (and tolerate the taint "
+                                            "hub.jupyter.org_dedicated=user:NoSchedule). Always on for gke.")
     data_storage_parameters: dict[str, str] = {}
 
     @model_validator(mode="before")
     @classmethod
     def _gke_settings(cls, data: Any, info) -> Any:
-        """The GKE settings sit in the cluster map beside the others; its location defaults to the provider's."""
+        """The GKE settings sit in the cluster map beside the others; the location defaults to the provider's."""
         if not isinstance(data, dict) or info.context is None:
             return data
-        keys = {field.alias for field in GkeSettings.model_fields.values()}
+        keys, gcp = {field.alias for field in GkeSettings.model_fields.values()}, info.context["gcp"]
         gke = {key: value for key, value in data.items() if key in keys}
-        gcp = info.context["gcp"]
         location = text(gke.get("location")) or gcp.get("zone", "") or gcp.get("region", "")
         return {**{key: value for key, value in data.items() if key not in keys},
                 "gke": {**gke, "location": location, "project": gcp.get("project", "")}}
@@ -230,10 +217,10 @@ class GkeCluster(ClusterSettings):
             raise Invalid(None, "the GCP project of the cluster: pulumi config set gcp:project ID", key="gcp:project")
         if not self.gke.location:
             raise Invalid(None, _LOCATION, key="cluster.location")
-        for key, value in (("dataStorageClass", self.data_storage_class), ("dataProvisioner", self.data_provisioner)):
+        for field, value in (("dataStorageClass", self.data_storage_class), ("dataProvisioner", self.data_provisioner)):
             if value:
                 raise Invalid(value, "no value on gke, where the program declares a Retain class of pd-balanced disks",
-                              field=key)
+                              field=field)
         return self
 
 
@@ -244,7 +231,7 @@ class ExistingCluster(ClusterSettings):
 
     @field_validator("gke")
     @classmethod
-    def _no_gke(cls, gke: Optional[GkeSettings]) -> None:
+    def _checked_only(cls, gke: Optional[GkeSettings]) -> None:
         return None
 
     @model_validator(mode="after")
@@ -259,9 +246,4 @@ class ExistingCluster(ClusterSettings):
         return self
 
 
-def _mode(data: Any) -> str:
-    return (text(data.get("type")) if "type" in data else "existing") if isinstance(data, dict) else data.type
-
-
-Cluster = Annotated[Union[Annotated[GkeCluster, Tag("gke")], Annotated[ExistingCluster, Tag("existing")]],
-                    Discriminator(_mode)]
+Cluster = modes("type", "existing", GkeCluster, ExistingCluster)

@@ -6,21 +6,40 @@ import zoneinfo
 from typing import Annotated, Any, Optional
 
 import pulumi
-from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Strict, StrictBool, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from components import capacity
-from components.settings.images import DEFAULT_PROFILES, PYSPARK_IMAGE, SCALA_SPARK_IMAGE, SCALA_SPARK_REPOSITORY, \
-    SCALA_SPARK_TAG, image_repository
-from components.settings.types import (CPU, DNS_NAME, LABEL, QUANTITY, Boolean, Invalid, Item, Matching, Model, OneOf,
-                                       RequiredStr, Str, WholeNumber, _given, cpu_millis, json_value, quantity_bytes)
+from components.images import PYSPARK_IMAGE, SCALA_SPARK_IMAGE, SCALA_SPARK_REPOSITORY, SCALA_SPARK_TAG, image_repository
+from components.settings.types import (CPU, DNS_NAME, LABEL, QUANTITY, Boolean, Given, Invalid, Item, Matching, Model,
+                                       OneOf, RequiredStr, Str, WholeNumber, cpu_millis, json_value, listed, of_json,
+                                       quantity_bytes, setting)
 
+# The default server profiles: one image each, pinned by exact tag (README, "What a trainee finds"). Jupyter Docker
+# Stacks date tags never move (tagging/taggers/date.py: the UTC build date; the 2026-08-07 images are built from
+# jupyter/docker-stacks 92e38afb8743c95e67b098695cc332e7d05a0568, 2026-08-08 from 8209386950497966c8a9aa446b9a84a5dd78eab5).
+# All run as jovyan (uid 1000, gid 100) with HOME /home/jovyan and Python 3.13 in /opt/conda
+# (images/docker-stacks-foundation/Dockerfile); r-notebook adds R and the IRkernel, tensorflow-notebook TensorFlow
+# (images/r-notebook/Dockerfile, images/tensorflow-notebook/Dockerfile). The Scala image's tag changes with its
+# build folder.
+DEFAULT_PROFILES: tuple[dict, ...] = (
+    {"name": "python-spark", "displayName": "Python: Spark ML and scikit-learn",
+     "description": "PySpark on the shared Spark cluster, scikit-learn, pandas.", "image": PYSPARK_IMAGE,
+     "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi", "default": True},
+    {"name": "tensorflow", "displayName": "TensorFlow", "description": "TensorFlow and Keras on CPU.",
+     "image": "quay.io/jupyter/tensorflow-notebook:2026-08-07",
+     "cpuGuarantee": "1", "cpuLimit": "4", "memoryGuarantee": "4Gi", "memoryLimit": "8Gi"},
+    {"name": "r", "displayName": "R", "description": "R with the tidyverse.", "image": "quay.io/jupyter/r-notebook:2026-08-07",
+     "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi"},
+    {"name": "scala", "displayName": "Scala",
+     "description": "Scala 2.13 kernel (almond) with Spark: SparkSession on the shared cluster.", "image": SCALA_SPARK_IMAGE,
+     "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi"},
+)
 # An image reference pinned by an exact tag or a digest: registry/name:tag or name@sha256:...
 _PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[0-9a-f]{64})$")
 # hub.imageRegistry: a registry host (with a dot or a port, or localhost) and an optional path, as in image names.
 _IMAGE_REGISTRY = re.compile(r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9.-]+:[0-9]+)(:[0-9]+)?"
                              r"(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A hub group with a team folder: a folder-like name, or a GitHub team as org:team-slug (auth.groupsFromLogin).
 _GROUP_NAME = re.compile(r"^(?=.{1,63}$)[A-Za-z0-9][A-Za-z0-9._-]*(:[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 # hub.schedule: a time of day, HH:MM from 00:00 to 23:59. A number is a time written without quotes, which YAML 1.1
@@ -29,26 +48,11 @@ _TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 # How trainees' servers are kept from the cloud metadata server (README, "Security"): z2jh's privileged init
 # container with iptables, or the user NetworkPolicy alone where an enforcer honours it.
 METADATA_BLOCKS = ("auto", "iptables", "network-policy")
-# Weekdays as hub.schedule names them, in the week's order.
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # as hub.schedule names them, in the week's order
 
-
-def _json_type(kinds: tuple, expected: str) -> BeforeValidator:
-    def check(value: Any) -> Any:
-        if not isinstance(value, kinds) or isinstance(value, bool):
-            raise Invalid(value, expected)
-        return value
-    return BeforeValidator(check)
-
-
-def _quantity_text(value: Any) -> str:
-    """A quantity as Kubernetes writes it: 2 and 0.5 as "2" and "0.5"."""
-    return str(int(value) if isinstance(value, float) and value.is_integer() else value)
-
-
-# A YAML number is a quantity too (cpuLimit: 2); a number for memory is refused for its missing unit.
-ProfileQuantity = Annotated[str, AfterValidator(_given), BeforeValidator(_quantity_text),
-                            _json_type((str, int, float), "a quantity (a string or a number)")]
+# A YAML number is a quantity too (cpuLimit: 2, as "2"); a number for memory is refused for its missing unit.
+ProfileQuantity = Annotated[str, Given, BeforeValidator(lambda v: str(int(v) if isinstance(v, float) and v.is_integer() else v)),
+                            of_json((str, int, float), "a quantity (a string or a number)")]
 
 
 class Profile(Item):
@@ -67,9 +71,9 @@ class Profile(Item):
 
     @model_validator(mode="after")
     def _valid(self) -> "Profile":
+        image, repository = self.image, image_repository(self.image)
         if not LABEL.match(self.name):
             raise Invalid(self.name, "a lowercase RFC 1123 name such as python-spark", field="name")
-        image, repository = self.image, image_repository(self.image)
         if not _PINNED_IMAGE.match(image) or image.endswith(":latest"):
             raise Invalid(image, "an image pinned by an exact tag or digest, not latest", field="image")
         if repository == image_repository(PYSPARK_IMAGE) and image != PYSPARK_IMAGE:
@@ -77,9 +81,9 @@ class Profile(Item):
                           "Python in the notebook)", field="image")
         if repository.rsplit("/", 1)[-1] == SCALA_SPARK_REPOSITORY and not (
                 "/" in repository and image == f"{repository}:{SCALA_SPARK_TAG}"):
-            registry_part = repository if "/" in repository else f"REGISTRY/{repository}"
-            raise Invalid(image, f"{registry_part}:{SCALA_SPARK_TAG}, the tag under which .github/workflows/images.yml "
-                          "pushes images/scala-spark (built on the Spark cluster's image)", field="image")
+            raise Invalid(image, f"{repository if '/' in repository else f'REGISTRY/{repository}'}:{SCALA_SPARK_TAG}, "
+                          "the tag under which .github/workflows/images.yml pushes images/scala-spark (built on the "
+                          "Spark cluster's image)", field="image")
         for low, high, pattern, parse in (("cpu_guarantee", "cpu_limit", CPU, cpu_millis),
                                           ("memory_guarantee", "memory_limit", QUANTITY, quantity_bytes)):
             for name in (low, high):
@@ -87,8 +91,8 @@ class Profile(Item):
                 if parse is quantity_bytes and re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
                     raise Invalid(value, f"a memory quantity with a unit, such as {value}Gi", field=to_camel(name))
                 if not pattern.match(value):
-                    kind = "a CPU quantity such as 0.5 or 500m" if parse is cpu_millis else "a memory quantity such as 2Gi"
-                    raise Invalid(value, kind, field=to_camel(name))
+                    raise Invalid(value, "a CPU quantity such as 0.5 or 500m" if parse is cpu_millis else
+                                  "a memory quantity such as 2Gi", field=to_camel(name))
             if parse(getattr(self, low)) > parse(getattr(self, high)):
                 raise Invalid(getattr(self, low), f"at most {to_camel(high)} ({getattr(self, high)})", field=to_camel(low))
         return self
@@ -106,16 +110,6 @@ class TeamGroup(Model):
         return self.name.replace(":", "-")
 
 
-@functools.cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def _minute_of_day(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
 def _time_of_day(value: Any) -> str:
     if not isinstance(value, str) or not _TIME_OF_DAY.match(value):
         raise Invalid(value, 'a time of day HH:MM from 00:00 to 23:59, such as "09:30" (in quotes: YAML reads 09:30 '
@@ -123,32 +117,45 @@ def _time_of_day(value: Any) -> str:
     return value
 
 
-TimeOfDay = Annotated[str, BeforeValidator(_time_of_day), BeforeValidator(_given),
-                      _json_type((str, int), 'a time of day such as "09:30"')]
+def _weekdays(days: Any) -> tuple[str, ...]:
+    if not isinstance(days, (list, tuple)):
+        raise Invalid(days, "a list")
+    if not days:
+        raise Invalid(days, "a list of weekdays such as [mon, wed]")
+    for day in days:
+        if day not in WEEKDAYS:
+            raise Invalid(day, "a weekday: " + ", ".join(WEEKDAYS[:-1]) + f" or {WEEKDAYS[-1]}")
+    if len(set(days)) != len(days):
+        raise Invalid(days, "each weekday once")
+    return tuple(day for day in WEEKDAYS if day in days)
+
+
+_time_zones = functools.cache(zoneinfo.available_timezones)
+
+
+def _time_zone(zone: str) -> str:
+    if zone not in _time_zones():
+        raise Invalid(zone, "an IANA time zone such as Europe/Berlin or UTC")
+    return zone
+
+
+def _trainees(trainees: int) -> int:
+    if not 1 <= trainees <= 5000:
+        raise Invalid(trainees, "a whole number between 1 and 5000")
+    return trainees
+
+
+TimeOfDay = Annotated[str, BeforeValidator(_time_of_day), Given, of_json((str, int), 'a time of day such as "09:30"')]
 
 
 class ClassSession(Item):
     """A class session of hub.schedule: the placeholders hold room for its trainees' servers (components/schedule.py)."""
 
-    days: tuple[str, ...]  # of WEEKDAYS, in the week's order
+    days: Annotated[tuple[str, ...], BeforeValidator(_weekdays)]  # of WEEKDAYS, in the week's order
     start: TimeOfDay  # HH:MM, in time_zone
     end: TimeOfDay  # HH:MM, later the same day
-    time_zone: RequiredStr  # an IANA time zone such as Europe/Berlin
-    trainees: Annotated[int, _json_type((int,), "an int")]
-
-    @field_validator("days", mode="before")
-    @classmethod
-    def _weekdays(cls, days: Any) -> tuple[str, ...]:
-        if not isinstance(days, (list, tuple)):
-            raise Invalid(days, "a list")
-        if not days:
-            raise Invalid(days, "a list of weekdays such as [mon, wed]")
-        for day in days:
-            if day not in WEEKDAYS:
-                raise Invalid(day, "a weekday: " + ", ".join(WEEKDAYS[:-1]) + f" or {WEEKDAYS[-1]}")
-        if len(set(days)) != len(days):
-            raise Invalid(days, "each weekday once")
-        return tuple(day for day in WEEKDAYS if day in days)
+    time_zone: Annotated[RequiredStr, AfterValidator(_time_zone)]  # an IANA time zone such as Europe/Berlin
+    trainees: Annotated[int, Strict(), AfterValidator(_trainees)]
 
     @field_validator("end")
     @classmethod
@@ -157,76 +164,62 @@ class ClassSession(Item):
             raise Invalid(end, f"a time after start {info.data['start']}: a session ends on the day it starts")
         return end
 
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, zone: str) -> str:
-        if zone not in _time_zones():
-            raise Invalid(zone, "an IANA time zone such as Europe/Berlin or UTC")
-        return zone
+    start_minute = property(lambda self: _minute_of_day(self.start))
+    end_minute = property(lambda self: _minute_of_day(self.end))
 
-    @field_validator("trainees")
-    @classmethod
-    def _trainees(cls, trainees: int) -> int:
-        if not 1 <= trainees <= 5000:
-            raise Invalid(trainees, "a whole number between 1 and 5000")
-        return trainees
 
-    @property
-    def start_minute(self) -> int:
-        return _minute_of_day(self.start)
-
-    @property
-    def end_minute(self) -> int:
-        return _minute_of_day(self.end)
+def _minute_of_day(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
 
 
 class HubSettings(Model):
-    host: Matching(DNS_NAME, "a DNS host name such as training.example.com") = Field("", description=(
-        "Public host name of the hub, e.g. training.example.com: HTTPS with Let's Encrypt on a LoadBalancer, or through "
-        "the Ingress (hub.ingress). Empty: no HTTPS; use kubectl port-forward (output hubPortForward)."))
-    letsencrypt_email: Matching(_EMAIL, "an e-mail address") = Field(
-        "", description="Contact e-mail for Let's Encrypt (required with hub.host unless hub.ingress is true).")
-    service_type: OneOf("LoadBalancer", "NodePort", "ClusterIP") = Field("ClusterIP", description=(
-        "How the hub's proxy is exposed: LoadBalancer (public address), NodePort, or ClusterIP (reached through "
-        "hub.ingress, or kubectl port-forward for development)."))
-    ingress: Boolean = Field(False, description=(
-        "Expose the hub through an Ingress for hub.host instead (TLS from cert-manager or the ingress)."))
-    ingress_class: Matching(DNS_NAME, "an IngressClass name") = Field(
-        "nginx", description="IngressClass of the hub's Ingress.")
-    cluster_issuer: Matching(DNS_NAME, "a cert-manager ClusterIssuer name") = Field("", description=(
-        "With hub.ingress: the cert-manager ClusterIssuer (e.g. a Let's Encrypt issuer) that issues the Ingress's "
+    host: Matching(DNS_NAME, "a DNS host name such as training.example.com") = setting(
+        "", "Public host name of the hub, e.g. training.example.com: HTTPS with Let's Encrypt on a LoadBalancer, or "
+        "through the Ingress (hub.ingress). Empty: no HTTPS; use kubectl port-forward (output hubPortForward).")
+    letsencrypt_email: Matching(re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), "an e-mail address") = setting(
+        "", "Contact e-mail for Let's Encrypt (required with hub.host unless hub.ingress is true).")
+    service_type: OneOf("LoadBalancer", "NodePort", "ClusterIP") = setting(
+        "ClusterIP", "How the hub's proxy is exposed: LoadBalancer (public address), NodePort, or ClusterIP (reached "
+        "through hub.ingress, or kubectl port-forward for development).")
+    ingress: Boolean = setting(
+        False, "Expose the hub through an Ingress for hub.host instead (TLS from cert-manager or the ingress).")
+    ingress_class: Matching(DNS_NAME, "an IngressClass name") = setting("nginx", "IngressClass of the hub's Ingress.")
+    # cert-manager ClusterIssuer of the Ingress's certificate, "" for none
+    cluster_issuer: Matching(DNS_NAME, "a cert-manager ClusterIssuer name") = setting(
+        "", "With hub.ingress: the cert-manager ClusterIssuer (e.g. a Let's Encrypt issuer) that issues the Ingress's "
         "certificate into the Secret jupyterhub-tls. Empty: provide that Secret yourself, or the ingress controller "
-        "serves its default certificate."))
-    cull_timeout: WholeNumber(300, 7 * 24 * 3600) = Field(3600, description=(
-        "Seconds of inactivity after which a trainee's server is stopped (its folders stay)."))
-    pre_puller: Boolean = Field(True, description=(
-        "Pull the profile images onto every user node ahead of time, for fast spawns."))
+        "serves its default certificate.")
+    cull_timeout: WholeNumber(300, 7 * 24 * 3600) = setting(
+        3600, "Seconds of inactivity after which a trainee's server is stopped (its folders stay).")
+    pre_puller: Boolean = setting(True, "Pull the profile images onto every user node ahead of time, for fast spawns.")
+    # where the project's images are, "" for none
     image_registry: Matching(_IMAGE_REGISTRY, "a registry host and path such as ghcr.io/my-org, without an image name "
-                                              "or tag") = Field("", description=(
-        "Registry and path that .github/workflows/images.yml pushes the project's images to, its repository variable "
-        "IMAGE_REGISTRY (e.g. ghcr.io/my-org); the user nodes must be able to pull from it. The default Scala profile "
-        "runs <imageRegistry>/scala-spark at the tag the program derives from images/scala-spark. Empty: the default "
-        "profiles leave Scala out."))
-    placeholders: WholeNumber(0, 500) = Field(0, description=(
-        "Number of placeholder pods that keep user nodes warm before a class starts, each the size of a server of the "
-        "default profile."))
-    schedule_lead_minutes: WholeNumber(0, 12 * 60) = Field(30, description=(  # how long before a session they grow
-        "Minutes before each session of hub.schedule that the placeholders grow (at most 720), so that the user pool "
-        "has added its nodes and pulled the images when the trainees arrive."))
-    expected_users: WholeNumber(0, 5000) = Field(0, description=(  # the class size; 0 when not given
-        "Trainees expected at once. The hub lets that many servers start at the same time (JupyterHub's concurrent "
+                                              "or tag") = setting(
+        "", "Registry and path that .github/workflows/images.yml pushes the project's images to, its repository "
+        "variable IMAGE_REGISTRY (e.g. ghcr.io/my-org); the user nodes must be able to pull from it. The default Scala "
+        "profile runs <imageRegistry>/scala-spark at the tag the program derives from images/scala-spark. Empty: the "
+        "default profiles leave Scala out.")
+    placeholders: WholeNumber(0, 500) = setting(0, "Number of placeholder pods that keep user nodes warm before a class "
+                                                "starts, each the size of a server of the default profile.")
+    schedule_lead_minutes: WholeNumber(0, 12 * 60) = setting(
+        30, "Minutes before each session of hub.schedule that the placeholders grow (at most 720), so that the user "
+        "pool has added its nodes and pulled the images when the trainees arrive.")
+    # the class size the hub and the user pool are sized for; 0 when not given
+    expected_users: WholeNumber(0, 5000) = setting(
+        0, "Trainees expected at once. The hub lets that many servers start at the same time (JupyterHub's concurrent "
         "spawn limit; 0 keeps the chart's 64), and on gke cluster.userPool.maxNodes must reach the nodes they need "
-        "(components/capacity.py; README, \"Class size\")."))
-    metadata_block: OneOf(*METADATA_BLOCKS) = Field("auto", description=(  # iptables or network-policy once read
-        "How trainees' servers are kept from the cloud metadata server. iptables: a privileged init container in every "
-        "server (works without a NetworkPolicy enforcer; Pod Security baseline rejects it); network-policy: only the "
-        "user NetworkPolicy, for clusters whose CNI enforces it (Calico, Cilium, Dataplane V2); auto: network-policy "
-        "on gke, iptables elsewhere."))
-    allow_internet: Boolean = Field(True, description=(
-        "Let trainees' servers reach the internet (pip install, datasets). Cloud metadata stays blocked."))
-    trainer_view: Boolean = Field(False, description=(
-        "Admins' servers also mount every trainee's personal folder at /home/jovyan/trainees and every team folder at "
-        "/home/jovyan/trainee-groups, read/write, to help and to grade. Trainees' servers never do."))
+        "(components/capacity.py; README, \"Class size\").")
+    metadata_block: OneOf(*METADATA_BLOCKS) = setting(  # read as iptables or network-policy
+        "auto", "How trainees' servers are kept from the cloud metadata server. iptables: a privileged init container "
+        "in every server (works without a NetworkPolicy enforcer; Pod Security baseline rejects it); network-policy: "
+        "only the user NetworkPolicy, for clusters whose CNI enforces it (Calico, Cilium, Dataplane V2); auto: "
+        "network-policy on gke, iptables elsewhere.")
+    allow_internet: Boolean = setting(
+        True, "Let trainees' servers reach the internet (pip install, datasets). Cloud metadata stays blocked.")
+    trainer_view: Boolean = setting(False, "Admins' servers also mount every trainee's personal folder at "
+                                    "/home/jovyan/trainees and every team folder at /home/jovyan/trainee-groups, "
+                                    "read/write, to help and to grade. Trainees' servers never do.")
     profiles: tuple[Profile, ...] = None  # unset: DEFAULT_PROFILES
     groups: tuple[TeamGroup, ...] = ()  # teams with a folder of their own
     schedule: tuple[ClassSession, ...] = ()  # class sessions the placeholders warm the user pool for
@@ -245,18 +238,17 @@ class HubSettings(Model):
     def _profiles(cls, value: Any, info) -> Any:
         """Unset: DEFAULT_PROFILES, the Scala image in hub.imageRegistry. Without a registry the Scala profile is left
         out: its image is the project's own, which nobody has pushed anywhere."""
-        listed = json_value(value)
-        registry = info.data.get("image_registry", "")
-        if listed is None and not registry:
+        profiles, registry = json_value(value), info.data.get("image_registry", "")
+        if profiles is None and not registry:
             if info.context is not None:
                 info.context["scala_left_out"] = True  # said once the hub's settings are read
-            listed = [p for p in DEFAULT_PROFILES if p["image"] != SCALA_SPARK_IMAGE]
-        elif listed is None:
-            listed = [{**p, "image": f"{registry}/{SCALA_SPARK_IMAGE}"} if p["image"] == SCALA_SPARK_IMAGE else p
-                      for p in DEFAULT_PROFILES]
-        if not isinstance(listed, (list, tuple)) or not listed:
-            raise Invalid(listed, "a non-empty list of profiles")
-        return listed
+            profiles = [p for p in DEFAULT_PROFILES if p["image"] != SCALA_SPARK_IMAGE]
+        elif profiles is None:
+            profiles = [{**p, "image": f"{registry}/{p['image']}"} if p["image"] == SCALA_SPARK_IMAGE else p
+                        for p in DEFAULT_PROFILES]
+        if not isinstance(profiles, (list, tuple)) or not profiles:
+            raise Invalid(profiles, "a non-empty list of profiles")
+        return profiles
 
     @field_validator("profiles")
     @classmethod
@@ -272,13 +264,12 @@ class HubSettings(Model):
     @field_validator("groups", mode="before")
     @classmethod
     def _groups(cls, value: Any) -> Any:
-        listed = json_value(value) or {}
-        if isinstance(listed, (list, tuple)) and all(isinstance(group, TeamGroup) for group in listed):
-            return listed
-        if not isinstance(listed, dict):
-            raise Invalid(listed, "a map of team names to lists of user names, such as {team-a: [alice, bob]}")
-        groups: list[TeamGroup] = []
-        for name, users in listed.items():
+        teams, groups = json_value(value) or {}, []
+        if isinstance(teams, tuple) and all(isinstance(team, TeamGroup) for team in teams):
+            return teams
+        if not isinstance(teams, dict):
+            raise Invalid(teams, "a map of team names to lists of user names, such as {team-a: [alice, bob]}")
+        for name, users in teams.items():
             if not _GROUP_NAME.match(name):
                 raise Invalid(name, "team names of at most 63 letters, digits, '.', '_' or '-' (a GitHub team: "
                               "org:team-slug)")
@@ -301,10 +292,7 @@ class HubSettings(Model):
     @field_validator("schedule", mode="before")
     @classmethod
     def _sessions(cls, value: Any) -> Any:
-        listed = json_value(value) or []
-        if not isinstance(listed, (list, tuple)):
-            raise Invalid(listed, "a list of class sessions, each {days, start, end, timeZone, trainees}")
-        return listed
+        return listed(value, "a list of class sessions, each {days, start, end, timeZone, trainees}")
 
     @field_validator("schedule")
     @classmethod
@@ -332,10 +320,10 @@ class HubSettings(Model):
             # Let's Encrypt checks the host on port 80 of the proxy's public address.
             raise Invalid(self.service_type, "LoadBalancer to serve hub.host with Let's Encrypt (or set hub.ingress "
                           "true)", field="serviceType")
-        if info.context is not None and info.context.get("scala_left_out"):
-            pulumi.log.info("hub.imageRegistry is empty, so the default profiles leave Scala out (README, \"What a "
-                            "trainee finds\")")
         if info.context is not None:
+            if info.context.get("scala_left_out"):
+                pulumi.log.info("hub.imageRegistry is empty, so the default profiles leave Scala out (README, \"What a "
+                                "trainee finds\")")
             _check_class_fits(info.context["cluster"], self)
         return self
 
@@ -365,25 +353,22 @@ def _check_class_fits(cluster: Any, hub: HubSettings) -> None:
     trainees of every session of hub.schedule."""
     if cluster.gke is None or not (hub.expected_users or hub.schedule):
         return
-    pool = cluster.gke.user_pool
-    per_node = servers_per_user_node(cluster, hub)
+    pool, per_node, profile = cluster.gke.user_pool, servers_per_user_node(cluster, hub), hub.default_profile
     if per_node is None:
         wanted = (f"hub.expectedUsers {hub.expected_users} servers" if hub.expected_users else
                   f"the servers of {max(s.trainees for s in hub.schedule)} trainees, hub.schedule's largest session")
         pulumi.log.warn(f"cluster.userPool.machineType {pool.machine_type} is not sized by components/capacity.py: "
                         f"check yourself that {pool.max_nodes} nodes hold {wanted}")
         return
-    profile = hub.default_profile
-    servers = f"servers of the default profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})"
+    sized = f"the default profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})"
     if per_node < 1:
-        raise Invalid(pool.machine_type, f"a machine type that holds a server of the default profile {profile.name} "
-                      f"({profile.cpu_guarantee} CPU, {profile.memory_guarantee})", key="cluster.userPool.machineType")
+        raise Invalid(pool.machine_type, f"a machine type that holds a server of {sized}", key="cluster.userPool.machineType")
     needed = capacity.nodes_for(hub.expected_users, per_node)
     if pool.max_nodes < needed:
         raise Invalid(pool.max_nodes, f"at least {needed} for hub.expectedUsers {hub.expected_users}: each "
-                      f"{pool.machine_type} node holds {per_node} {servers}", key="cluster.userPool.maxNodes")
+                      f"{pool.machine_type} node holds {per_node} servers of {sized}", key="cluster.userPool.maxNodes")
     for index, session in enumerate(hub.schedule):
         if capacity.nodes_for(session.trainees, per_node) > pool.max_nodes:
             raise Invalid(session.trainees, f"at most {per_node * pool.max_nodes}, what cluster.userPool.maxNodes "
-                          f"{pool.max_nodes} {pool.machine_type} nodes hold: {per_node} {servers} each",
+                          f"{pool.max_nodes} {pool.machine_type} nodes hold: {per_node} servers of {sized} each",
                           key=f"hub.schedule[{index}].trainees")

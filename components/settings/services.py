@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from components.settings.types import (LABEL, Boolean, Invalid, Matching, Model, OneOf, Quantity, Secret, Text,
-                                       WholeNumber, is_https_url, json_value, quantity_bytes, whole_number)
+                                       WholeNumber, is_https_url, json_value, quantity_bytes, setting, whole_number)
 
 # Kafka versions the Strimzi 1.2.0 operator runs (the Kafka images of its release; 4.1.x was dropped).
 STRIMZI_KAFKA_VERSIONS = ("4.2.0", "4.2.1", "4.3.0", "4.3.1")
@@ -30,22 +30,22 @@ def spark_session_cap(workers: int, worker_cores: int, concurrent_users: int) ->
 
 
 class SparkSettings(Model):
-    enabled: Boolean = Field(True, description="Run a shared Spark standalone cluster that every notebook uses.")
-    workers: WholeNumber(1, 100) = Field(2, description="Number of Spark workers.")
-    worker_cores: WholeNumber(1, SPARK_MAX_WORKER_CORES) = Field(
-        2, description="CPU cores of each Spark worker (1 to 32); each core runs one executor.")
-    worker_memory: Quantity("1Gi") = Field("4Gi", description=(
+    enabled: Boolean = setting(True, "Run a shared Spark standalone cluster that every notebook uses.")
+    workers: WholeNumber(1, 100) = setting(2, "Number of Spark workers.")
+    worker_cores: WholeNumber(1, SPARK_MAX_WORKER_CORES) = setting(
+        2, "CPU cores of each Spark worker (1 to 32); each core runs one executor.")
+    worker_memory: Quantity("1Gi") = setting("4Gi", (
         "Memory of each Spark worker, a Kubernetes quantity; at least 512Mi plus 1Gi per core."))
-    concurrent_users: WholeNumber(1, 1000) = Field(4, description=(  # trainees running Spark jobs at the same time
+    concurrent_users: WholeNumber(1, 1000) = setting(4, (  # trainees running Spark jobs at the same time
         "Trainees expected to run Spark jobs at the same time; unless maxExecutorsPerSession is set, each session may "
         "hold an equal share of the cluster's cores."))
-    max_executors_per_session: int = Field(0, description=(  # as configured, else spark_session_cap(...)
+    max_executors_per_session: int = setting(0, (  # as configured, else spark_session_cap(...)
         "Executors (one core each) a SparkSession may hold at once. 0: workers x workerCores divided by concurrentUsers, "
         "rounded down, at least 1."))
-    sessions_per_server: WholeNumber(1, SPARK_MAX_SESSIONS_PER_SERVER) = Field(3, description=(
+    sessions_per_server: WholeNumber(1, SPARK_MAX_SESSIONS_PER_SERVER) = setting(3, (
         "SparkSessions one trainee's server can run at once (1 to 16), e.g. in several notebooks; each takes two of "
         "the driver ports that the network policies open."))
-    idle_timeout_seconds: WholeNumber(1, 24 * 3600) = Field(120, description=(
+    idle_timeout_seconds: WholeNumber(1, 24 * 3600) = setting(120, (
         "Seconds after which a session's idle executors go back to the class, also those that hold shuffle output or "
         "cached data."))
 
@@ -73,39 +73,39 @@ class SparkSettings(Model):
 
 
 class KafkaSettings(Model):
-    enabled: Boolean = Field(True, description="Run a Kafka cluster (Strimzi, KRaft mode) that every notebook reaches.")
-    replicas: WholeNumber(1, 9) = Field(1, description="Number of Kafka nodes (each both controller and broker).")
-    storage_size: Quantity("1Gi") = Field("10Gi", description="Persistent volume size of each Kafka node.")
-    version: OneOf(*STRIMZI_KAFKA_VERSIONS) = Field(
-        "4.3.1", description="Kafka version, one that Strimzi 1.2.0 runs: 4.2.0, 4.2.1, 4.3.0 or 4.3.1.")
+    enabled: Boolean = setting(True, "Run a Kafka cluster (Strimzi, KRaft mode) that every notebook reaches.")
+    replicas: WholeNumber(1, 9) = setting(1, "Number of Kafka nodes (each both controller and broker).")
+    storage_size: Quantity("1Gi") = setting("10Gi", "Persistent volume size of each Kafka node.")
+    version: OneOf(*STRIMZI_KAFKA_VERSIONS) = setting(
+        "4.3.1", "Kafka version, one that Strimzi 1.2.0 runs: 4.2.0, 4.2.1, 4.3.0 or 4.3.1.")
     # Strimzi leaves the cluster alone (README, "Tearing down": taking over retained volumes)
-    paused: Boolean = Field(False, description=(
+    paused: Boolean = setting(False, (
         "Pause Strimzi's reconciliation of the Kafka cluster (annotation strimzi.io/pause-reconciliation), to give a "
         "new cluster the id of the one whose volumes it takes over after a teardown (README, \"Tearing down\")."))
 
 
 class HdfsSettings(Model):
-    enabled: Boolean = Field(True, description=(
+    enabled: Boolean = setting(True, (
         "Run HDFS (one NameNode, several DataNodes) that every notebook and Spark reach."))
-    datanodes: WholeNumber(1, 100) = Field(2, description="Number of HDFS DataNodes.")
-    datanode_storage: Quantity("1Gi") = Field("20Gi", description="Persistent volume size of each DataNode.")
-    namenode_storage: Quantity("1Gi") = Field("5Gi", description="Persistent volume size of the NameNode's metadata.")
+    datanodes: WholeNumber(1, 100) = setting(2, "Number of HDFS DataNodes.")
+    datanode_storage: Quantity("1Gi") = setting("20Gi", "Persistent volume size of each DataNode.")
+    namenode_storage: Quantity("1Gi") = setting("5Gi", "Persistent volume size of the NameNode's metadata.")
 
 
 class VoraSettings(Model):
-    enabled: Boolean = Field(False, description=(
+    enabled: Boolean = setting(False, (
         "Deploy the customer's licensed SAP Vora distribution (needs the settings below)."))
-    chart: Text = Field("", description=(
+    chart: Text = setting("", (
         "Vora Helm chart: a local path, an oci:// reference, or a chart name in services.vora.repository."))
-    repository: Matching(is_https_url, "an https:// Helm repository URL") = Field(
-        "", description="Helm repository URL of the Vora chart (empty when services.vora.chart is a path).")
-    version: Matching(_EXACT_VERSION, "an exact chart version such as 2.3.41, not a range") = Field(
-        "", description="Exact version of the Vora chart (required with a repository or an oci:// chart).")
-    namespace: Matching(LABEL, "a namespace name (RFC 1123 label)", required=True) = Field(
-        "vora", description="Namespace of the Vora deployment, its own (not the environment namespace).")
-    registry: Matching(_REGISTRY, "a registry host (and port) such as registry.example.com:5000") = Field(
-        "", description="The customer's private image registry that holds the Vora images: host[:port].")
-    registry_username: Text = Field("", description="User name for the private registry.")
+    repository: Matching(is_https_url, "an https:// Helm repository URL") = setting(
+        "", "Helm repository URL of the Vora chart (empty when services.vora.chart is a path).")
+    version: Matching(_EXACT_VERSION, "an exact chart version such as 2.3.41, not a range") = setting(
+        "", "Exact version of the Vora chart (required with a repository or an oci:// chart).")
+    namespace: Matching(LABEL, "a namespace name (RFC 1123 label)", required=True) = setting(
+        "vora", "Namespace of the Vora deployment, its own (not the environment namespace).")
+    registry: Matching(_REGISTRY, "a registry host (and port) such as registry.example.com:5000") = setting(
+        "", "The customer's private image registry that holds the Vora images: host[:port].")
+    registry_username: Text = setting("", "User name for the private registry.")
     registry_password: Secret = None
     values: dict = {}
 

@@ -2,27 +2,24 @@
 
 import re
 import urllib.parse
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from components.settings.types import (DNS_NAME, FOLDER, GCP_ZONE, Boolean, Hidden, Invalid, Item, Matching, Model,
-                                       OneOf, Quantity, RequiredStr, Secret, Str, WholeNumber, is_https_url, json_value,
-                                       quantity_bytes, text)
+                                       OneOf, Quantity, RequiredStr, Secret, Str, WholeNumber, is_https_url, listed,
+                                       modes, quantity_bytes, setting)
 
 # Smallest capacity of each Filestore tier.
 FILESTORE_MINIMUM = {"BASIC_HDD": "1Ti", "BASIC_SSD": "2560Gi", "ZONAL": "1Ti", "REGIONAL": "1Ti", "ENTERPRISE": "1Ti"}
 # Tiers whose instance lives in one zone; the others span a region.
 FILESTORE_ZONAL_TIERS = ("BASIC_HDD", "BASIC_SSD", "ZONAL")
-# Cloud Storage's longest bucket name.
-BUCKET_NAME_MAXIMUM = 63
+BUCKET_NAME_MAXIMUM = 63  # Cloud Storage's longest bucket name
 _FOLDER_NAME = "a folder name of letters, digits, '.', '_' or '-'"
 _FOLDERS = ("public_folder", "shared_folder", "home_folder", "groups_folder")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # git's own rules for a ref name (git check-ref-format): no control character, space, ~ ^ : ? * [ \\, "..", "@{" or
 # "//", no part that starts with "." or ends with ".lock", not "@", not ending in "/" or ".".
 _GIT_REF_NAME = re.compile(r"^(?!.*(\.\.|@\{|//|/\.|\.lock/|\.lock$|[/.]$))(?!@$)(?![./-])[^\x00-\x20\x7f~^:?*\[\\]+$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SCP_LIKE_URL = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:[^\s-][^\s]*$")
 # A known_hosts line (sshd(8), SSH_KNOWN_HOSTS FILE FORMAT): [@marker] hosts key-type base64-key [comment].
 _KNOWN_HOST = re.compile(r"^(@\S+\s+)?\S+\s+(ssh-|ecdsa-|sk-)\S+\s+[A-Za-z0-9+/]+=*(\s.*)?$")
@@ -33,32 +30,17 @@ class Dataset(Item):
     sha256: Str = ""  # "" when not given
     path: Str = ""  # subfolder of the public folder, "" for its top
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, url: str) -> str:
-        if not (is_https_url(url) or re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,220}/.+[^/]$", url)):
-            raise Invalid(url, "an https:// URL or a gs://bucket/object URI of a file")
-        return url
-
-    @field_validator("sha256")
-    @classmethod
-    def _sha256(cls, sha256: str) -> str:
-        if sha256 and not _SHA256.match(sha256):
-            raise Invalid(sha256, "64 lowercase hexadecimal digits")
-        return sha256
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, path: str) -> str:
-        if path.strip("/") and not all(FOLDER.match(part) for part in path.strip("/").split("/")):
-            raise Invalid(path, "a relative subfolder of the public folder, without '..'")
-        return path.strip("/")
-
     @model_validator(mode="after")
-    def _file_name(self) -> "Dataset":
+    def _valid(self) -> "Dataset":
+        if not (is_https_url(self.url) or re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,220}/.+[^/]$", self.url)):
+            raise Invalid(self.url, "an https:// URL or a gs://bucket/object URI of a file", field="url")
+        if self.sha256 and not re.match(r"^[0-9a-f]{64}$", self.sha256):
+            raise Invalid(self.sha256, "64 lowercase hexadecimal digits", field="sha256")
+        if self.path.strip("/") and not all(FOLDER.match(part) for part in self.path.strip("/").split("/")):
+            raise Invalid(self.path, "a relative subfolder of the public folder, without '..'", field="path")
         if not FOLDER.match(self.file_name):
             raise Invalid(self.url, "a URL that ends in a file name of letters, digits, '.', '_' or '-'", field="url")
-        return self
+        return self.model_copy(update={"path": self.path.strip("/")})
 
     @property
     def file_name(self) -> str:
@@ -70,16 +52,7 @@ class Dataset(Item):
         return f"{self.path}/{self.file_name}" if self.path else self.file_name
 
 
-def _ssh_url(url: str) -> bool:
-    """git@host:path, or ssh://[user@]host[:port]/path."""
-    if _SCP_LIKE_URL.match(url):
-        return True
-    parsed = urllib.parse.urlparse(url)
-    return (parsed.scheme == "ssh" and bool(parsed.hostname) and not parsed.hostname.startswith("-")
-            and len(parsed.path) > 1 and not re.search(r"\s", url))
-
-
-def _string(value: Any) -> Any:
+def _a_str(value: Any) -> Any:
     if not isinstance(value, str):
         raise Invalid(value, "a str")
     return value
@@ -88,87 +61,85 @@ def _string(value: Any) -> Any:
 class Material(Item):
     """A git repository checked out into a folder of the public folder."""
 
-    model_config = ConfigDict(validate_default=False)
-
     url: RequiredStr  # https:// or ssh (git@host:path, ssh://host/path)
     ref: RequiredStr  # a tag, or a full commit id (40 hexadecimal digits): pinned, never a branch
     folder: RequiredStr  # its folder in the public folder
-    deploy_key: Annotated[Secret, BeforeValidator(_string)] = None  # ssh: the repository's private deploy key
+    deploy_key: Annotated[Secret, BeforeValidator(_a_str)] = None  # ssh: the repository's private deploy key
     known_hosts: Str = ""  # ssh: known_hosts lines of the host; "" trusts the host's key at first use in each run
 
     @model_validator(mode="after")
     def _pinned(self) -> "Material":
+        url, ref = urllib.parse.urlparse(self.url), self.ref
         if not (self.ssh or is_https_url(self.url)):
             raise Invalid(self.url, "an https:// URL, or an ssh URL (git@host:path or ssh://host/path), of a git "
                           "repository", field="url")
-        if not self.ssh and (urllib.parse.urlparse(self.url).username or urllib.parse.urlparse(self.url).password):
+        if not self.ssh and (url.username or url.password):
             raise Invalid(Hidden("[credentials, not shown]"), "an https:// URL without credentials (a private "
                           "repository: its ssh URL and a deployKey)", field="url")
-        ref = self.ref
-        if re.fullmatch(r"[0-9a-fA-F]{7,40}", ref) and re.search(r"[a-fA-F]", ref) and not _COMMIT.match(ref):
+        if re.fullmatch(r"[0-9a-fA-F]{7,40}", ref) and re.search(r"[a-fA-F]", ref) and not re.match(r"^[0-9a-f]{40}$", ref):
             raise Invalid(ref, "a full commit id of 40 lowercase hexadecimal digits, or a tag", field="ref")
         if ref == "HEAD" or ref.startswith("refs/") or not _GIT_REF_NAME.match(ref):
-            raise Invalid(ref, "a tag name or a full commit id (40 hexadecimal digits): pinned, never a branch",
-                          field="ref")
+            raise Invalid(ref, "a tag name or a full commit id (40 hexadecimal digits): pinned, never a branch", field="ref")
         if not FOLDER.match(self.folder):
             raise Invalid(self.folder, _FOLDER_NAME, field="folder")
         return self
 
     @property
     def ssh(self) -> bool:
-        return _ssh_url(self.url)
+        """git@host:path, or ssh://[user@]host[:port]/path."""
+        url = urllib.parse.urlparse(self.url)
+        return bool(_SCP_LIKE_URL.match(self.url)) or (url.scheme == "ssh" and bool(url.hostname) and not
+                                                        url.hostname.startswith("-") and len(url.path) > 1
+                                                        and not re.search(r"\s", self.url))
 
 
 class StorageSettings(Model):
-    mode: OneOf("in-cluster", "external", "filestore") = Field("in-cluster", description=(
-        "in-cluster: an NFS server pod; external: an existing NFS server; filestore: Google Filestore (gke)."))
-    size: Quantity("1Gi") = Field("100Gi", description=(
-        "Capacity of the NFS storage (data disk, PVC or Filestore instance), a Kubernetes quantity."))
-    disk_type: OneOf("pd-standard", "pd-balanced", "pd-ssd") = Field(
-        "pd-balanced", description="gke in-cluster: type of the data disk: pd-standard, pd-balanced, pd-ssd.")
-    snapshot_retention_days: WholeNumber(1, 3650) = Field(
-        14, description="gke in-cluster: days a daily snapshot of the data disk is kept.")
+    mode: OneOf("in-cluster", "external", "filestore") = setting(
+        "in-cluster", "in-cluster: an NFS server pod; external: an existing NFS server; filestore: Google Filestore (gke).")
+    size: Quantity("1Gi") = setting(
+        "100Gi", "Capacity of the NFS storage (data disk, PVC or Filestore instance), a Kubernetes quantity.")
+    disk_type: OneOf("pd-standard", "pd-balanced", "pd-ssd") = setting(
+        "pd-balanced", "gke in-cluster: type of the data disk: pd-standard, pd-balanced, pd-ssd.")
+    snapshot_retention_days: WholeNumber(1, 3650) = setting(14, "gke in-cluster: days a daily snapshot of the data disk is kept.")
     # gke in-cluster and zonal Filestore: where the disk or instance is; "" otherwise
-    zone: Matching(GCP_ZONE, "a GCP zone such as europe-west3-a") = Field("", description=(
-        "gke: zone of the data disk (in-cluster) or of a zonal Filestore instance. Empty: the cluster's zone, or "
-        "gcp:zone for a regional cluster."))
-    storage_class: Matching(DNS_NAME, "a StorageClass name") = Field("", description=(
-        "existing in-cluster: StorageClass of the NFS server's data volume, which must have reclaimPolicy Retain. "
-        "Empty: the data class (cluster.dataStorageClass or the class declared for cluster.dataProvisioner)."))
-    host_path: Matching(lambda path: path.startswith("/"), "an absolute path on the node") = Field(
-        "", description="existing in-cluster: serve a directory of one node instead of a PVC (needs storage.node).")
-    node: Matching(DNS_NAME, "a node name") = Field(
-        "", description="existing in-cluster with storage.hostPath: the node whose directory holds the data.")
-    server: Matching(DNS_NAME, "an IP address or host name of the NFS server") = Field(
-        "", description="external: address (IP or host name) of the NFS server.")
-    path: Matching(lambda path: path.startswith("/"), "an absolute export path such as /exports/training") = Field(
-        "", description="external: exported path on the NFS server, e.g. /exports/training.")
-    filestore_tier: OneOf(*FILESTORE_MINIMUM) = Field("BASIC_HDD", description=(
-        "filestore: tier: BASIC_HDD (min 1Ti), BASIC_SSD (min 2.5Ti), ZONAL, REGIONAL or ENTERPRISE (min 1Ti)."))
-    public_folder: Matching(FOLDER, _FOLDER_NAME) = Field(
-        "public", description="Folder on the NFS export for read-only training content and datasets.")
-    shared_folder: Matching(FOLDER, _FOLDER_NAME) = Field(
-        "shared", description="Folder on the NFS export that every trainee reads and writes.")
-    home_folder: Matching(FOLDER, _FOLDER_NAME) = Field(
-        "home", description="Folder on the NFS export that holds one personal folder per trainee.")
-    groups_folder: Matching(FOLDER, _FOLDER_NAME) = Field(  # holds one folder per team of hub.groups
-        "groups", description="Folder on the NFS export that holds one folder per team of hub.groups.")
-    on_delete: OneOf("retain", "archive", expected="retain or archive (personal folders are never deleted)") = Field(
-        "retain", description="What happens to a personal folder when its volume is deleted: retain or archive. Never "
-                              "delete.")
-    archives: Boolean = Field(False, description=(
-        "gke: a Cloud Storage bucket, <gcp:project>-<cluster.name>-archives, for ./tools/archive, which packs every "
-        "personal folder at the end of a course (README, \"Course end\"). Existing clusters need none: their archives "
-        "go to archives/ on the NFS export."))
-    archive_retention_days: WholeNumber(1, 3650) = Field(90, description=(  # how long the bucket keeps an archive
-        "gke with storage.archives: days an archive stays in the bucket; none can be deleted or replaced before (the "
-        "bucket's retention policy), and Cloud Storage deletes it the day after."))
+    zone: Matching(GCP_ZONE, "a GCP zone such as europe-west3-a") = setting(
+        "", "gke: zone of the data disk (in-cluster) or of a zonal Filestore instance. Empty: the cluster's zone, or "
+        "gcp:zone for a regional cluster.")
+    storage_class: Matching(DNS_NAME, "a StorageClass name") = setting(
+        "", "existing in-cluster: StorageClass of the NFS server's data volume, which must have reclaimPolicy Retain. "
+        "Empty: the data class (cluster.dataStorageClass or the class declared for cluster.dataProvisioner).")
+    host_path: Matching(lambda path: path.startswith("/"), "an absolute path on the node") = setting(
+        "", "existing in-cluster: serve a directory of one node instead of a PVC (needs storage.node).")
+    node: Matching(DNS_NAME, "a node name") = setting(
+        "", "existing in-cluster with storage.hostPath: the node whose directory holds the data.")
+    server: Matching(DNS_NAME, "an IP address or host name of the NFS server") = setting(
+        "", "external: address (IP or host name) of the NFS server.")
+    path: Matching(lambda path: path.startswith("/"), "an absolute export path such as /exports/training") = setting(
+        "", "external: exported path on the NFS server, e.g. /exports/training.")
+    filestore_tier: OneOf(*FILESTORE_MINIMUM) = setting(
+        "BASIC_HDD", "filestore: tier: BASIC_HDD (min 1Ti), BASIC_SSD (min 2.5Ti), ZONAL, REGIONAL or ENTERPRISE (min 1Ti).")
+    public_folder: Matching(FOLDER, _FOLDER_NAME) = setting(
+        "public", "Folder on the NFS export for read-only training content and datasets.")
+    shared_folder: Matching(FOLDER, _FOLDER_NAME) = setting("shared", "Folder on the NFS export that every trainee reads and writes.")
+    home_folder: Matching(FOLDER, _FOLDER_NAME) = setting(
+        "home", "Folder on the NFS export that holds one personal folder per trainee.")
+    groups_folder: Matching(FOLDER, _FOLDER_NAME) = setting(
+        "groups", "Folder on the NFS export that holds one folder per team of hub.groups.")
+    on_delete: OneOf("retain", "archive", expected="retain or archive (personal folders are never deleted)") = setting(
+        "retain", "What happens to a personal folder when its volume is deleted: retain or archive. Never delete.")
+    archives: Boolean = setting(False, "gke: a Cloud Storage bucket, <gcp:project>-<cluster.name>-archives, for "
+                                "./tools/archive, which packs every personal folder at the end of a course (README, "
+                                "\"Course end\"). Existing clusters need none: their archives go to archives/ on the NFS export.")
+    archive_retention_days: WholeNumber(1, 3650) = setting(90, "gke with storage.archives: days an archive stays in the "
+                                                           "bucket; none can be deleted or replaced before (the bucket's "
+                                                           "retention policy), and Cloud Storage deletes it the day after.")
     datasets: tuple[Dataset, ...] = ()
     materials: tuple[Material, ...] = ()
-    # Derived from the other settings, not set.
-    archive_bucket: str = Field("", exclude=True)  # gke with storage.archives: the bucket of ./tools/archive
-    group_folders: tuple[str, ...] = Field((), exclude=True)  # the teams' folders in groups_folder (hub.groups)
-    trainer_view: bool = Field(False, exclude=True)  # hub.trainerView: the personal and team folders for admins
+    # Derived from other settings: ./tools/archive's bucket, the teams' folders (hub.groups), hub.trainerView.
+    archive_bucket: str = Field("", exclude=True)
+    group_folders: tuple[str, ...] = Field((), exclude=True)
+    trainer_view: bool = Field(False, exclude=True)
+    zonal: ClassVar[bool] = False  # whether the mode's data lives in one zone: a disk, or a zonal Filestore instance
 
     @field_validator(*_FOLDERS)
     @classmethod
@@ -180,10 +151,7 @@ class StorageSettings(Model):
     @field_validator("datasets", mode="before")
     @classmethod
     def _datasets(cls, value: Any) -> Any:
-        listed = json_value(value) or []
-        if not isinstance(listed, (list, tuple)):
-            raise Invalid(listed, "a list of datasets, each {url, sha256, path}")
-        return listed
+        return listed(value, "a list of datasets, each {url, sha256, path}")
 
     @field_validator("datasets")
     @classmethod
@@ -197,23 +165,20 @@ class StorageSettings(Model):
     @field_validator("materials", mode="before")
     @classmethod
     def _materials(cls, value: Any, info) -> Any:
-        listed = json_value(value) or []
-        if not isinstance(listed, (list, tuple)):
-            raise Invalid(listed, "a list of git repositories, each {url, ref, folder, deployKey, knownHosts}")
-        secret = info.context["secret"] if info.context else None
+        items, secret = listed(value, "a list of git repositories, each {url, ref, folder, deployKey, knownHosts}"), \
+            info.context and info.context["secret"]
         return [{**item, "deployKey": secret(f"storage.materials[{index}].deployKey", item["deployKey"])}
                 if secret and isinstance(item, dict) and isinstance(item.get("deployKey"), str) else item
-                for index, item in enumerate(listed)]
+                for index, item in enumerate(items)]
 
     @field_validator("materials")
     @classmethod
     def _checked_out(cls, materials: tuple[Material, ...], info) -> tuple[Material, ...]:
-        datasets = info.data.get("datasets", ())
         for index, material in enumerate(materials):
             at = f"storage.materials[{index}]"
             if any(other.folder == material.folder for other in materials[:index]):
                 raise Invalid(material.folder, "a folder no other material uses", key=f"{at}.folder")
-            clash = next((d.target for d in datasets if d.target.split("/")[0] == material.folder), None)
+            clash = next((d.target for d in info.data.get("datasets", ()) if d.target.split("/")[0] == material.folder), None)
             if clash:
                 raise Invalid(material.folder, f"a folder that storage.datasets does not use ({clash} is there)",
                               key=f"{at}.folder")
@@ -223,16 +188,14 @@ class StorageSettings(Model):
             if material.ssh and material.deploy_key is None:
                 raise Invalid(None, "the repository's deploy key for the ssh URL: pulumi config set --stack "
                               f"{info.context['stack']} --path --secret '{at}.deployKey' < KEY_FILE", key=f"{at}.deployKey")
-            lines = [line.strip() for line in material.known_hosts.splitlines() if line.strip()]
-            if not all(_KNOWN_HOST.match(line) for line in lines):
+            if not all(_KNOWN_HOST.match(line.strip()) for line in material.known_hosts.splitlines() if line.strip()):
                 raise Invalid(material.known_hosts, "known_hosts lines of the host, HOST KEY-TYPE KEY, such as ssh-keyscan "
                               "prints", key=f"{at}.knownHosts")
         return tuple(material.model_copy(update={"known_hosts": material.known_hosts.strip()}) for material in materials)
 
-    zonal: ClassVar[bool] = False  # whether the mode's data lives in one zone: a disk, or a zonal Filestore instance
-
     @model_validator(mode="after")
     def _placed(self, info) -> "StorageSettings":
+        """The mode's rules, and what storage derives from the cluster and the hub."""
         if info.context is None:
             return self
         cluster, hub = info.context["cluster"], info.context["hub"]
@@ -246,9 +209,8 @@ class StorageSettings(Model):
         if len(bucket) > BUCKET_NAME_MAXIMUM:
             raise Invalid(cluster.name, f"a shorter name with storage.archives: the bucket {bucket} has more than "
                           f"{BUCKET_NAME_MAXIMUM} characters", key="cluster.name")
-        return self.model_copy(update={
-            "zone": self._data_zone(cluster.gke, info.context["gcp"]), "archive_bucket": bucket,
-            "group_folders": tuple(group.folder for group in hub.groups), "trainer_view": hub.trainer_view})
+        return self.model_copy(update={"zone": self._data_zone(cluster.gke, info.context["gcp"]), "archive_bucket": bucket,
+                                       "group_folders": tuple(g.folder for g in hub.groups), "trainer_view": hub.trainer_view})
 
     def _mode_rules(self, cluster: Any) -> None:
         pass
@@ -262,8 +224,7 @@ class StorageSettings(Model):
             if self.zone and self.zone != gke.location:
                 raise Invalid(self.zone, f"the zonal cluster's zone {gke.location} (or unset)", field="zone")
             return gke.location
-        default_zone = gcp.get("zone", "")
-        zone = self.zone or (default_zone if default_zone.startswith(gke.location + "-") else "")
+        zone = self.zone or (gcp["zone"] if gcp.get("zone", "").startswith(gke.location + "-") else "")
         if not zone:
             raise Invalid(None, f"a zone of the region {gke.location} for the data of the regional cluster", field="zone")
         if not zone.startswith(gke.location + "-"):
@@ -288,22 +249,14 @@ class ExternalStorage(StorageSettings):
 
 class FilestoreStorage(StorageSettings):
     mode: Literal["filestore"]
-
-    @property
-    def zonal(self) -> bool:
-        return self.filestore_tier in FILESTORE_ZONAL_TIERS
+    zonal = property(lambda self: self.filestore_tier in FILESTORE_ZONAL_TIERS)
 
     def _mode_rules(self, cluster: Any) -> None:
         if cluster.type != "gke":
             raise Invalid(self.mode, "in-cluster or external: Filestore needs cluster.type gke", field="mode")
-        if quantity_bytes(self.size) < quantity_bytes(FILESTORE_MINIMUM[self.filestore_tier]):
-            raise Invalid(self.size, f"at least {FILESTORE_MINIMUM[self.filestore_tier]} for Filestore tier "
-                          f"{self.filestore_tier}", field="size")
+        minimum = FILESTORE_MINIMUM[self.filestore_tier]
+        if quantity_bytes(self.size) < quantity_bytes(minimum):
+            raise Invalid(self.size, f"at least {minimum} for Filestore tier {self.filestore_tier}", field="size")
 
 
-def _mode(data: Any) -> str:
-    return (text(data.get("mode")) if "mode" in data else "in-cluster") if isinstance(data, dict) else data.mode
-
-
-Storage = Annotated[Union[Annotated[InClusterStorage, Tag("in-cluster")], Annotated[ExternalStorage, Tag("external")],
-                          Annotated[FilestoreStorage, Tag("filestore")]], Discriminator(_mode)]
+Storage = modes("mode", "in-cluster", InClusterStorage, ExternalStorage, FilestoreStorage)

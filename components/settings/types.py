@@ -4,13 +4,15 @@ A scalar setting arrives as text, as the engine passes it (true, 30, a list as J
 raises Invalid with the value to show and what it expects, which the loader turns into the ConfigError line.
 """
 
+import difflib
 import json
 import re
 import urllib.parse
-from typing import Annotated, Any, Callable, Literal, Optional, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Union, get_args
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Strict, Tag
+from pydantic import model_validator
 from pydantic.alias_generators import to_camel
 
 SECRET_SHOWN_AS = "[secret]"
@@ -62,20 +64,23 @@ class Model(BaseModel):
                               validate_default=True, arbitrary_types_allowed=True)
 
 
+def setting(default: Any, description: str, **options: Any) -> Any:
+    """A setting's default and its description in Pulumi.yaml."""
+    return Field(default, description=description, **options)
+
+
 class Item(Model):
-    """An object of a list setting (a profile, a dataset, ...): a map of known fields."""
+    """An object of a list setting (a profile, a dataset, ...): a map of known fields, of JSON's types."""
+
+    model_config = ConfigDict(validate_default=False)
 
     @model_validator(mode="before")
     @classmethod
     def _known_fields(cls, data: Any) -> Any:
         names = [field.alias for field in cls.model_fields.values()]
-        if isinstance(data, cls):
-            return data
-        if not isinstance(data, dict):
+        if not isinstance(data, (dict, cls)):
             raise Invalid(data, "a map with the fields " + ", ".join(names))
-        import difflib
-
-        for name, value in data.items():
+        for name, value in data.items() if isinstance(data, dict) else ():
             if name not in names and name not in cls.model_fields:
                 near = difflib.get_close_matches(name, names, n=1)
                 hint = f" (did you mean {near[0]}?)" if near else ""
@@ -83,9 +88,16 @@ class Item(Model):
         return data
 
 
-# What an item's field of the wrong JSON type is expected to be, by pydantic's error.
-JSON_TYPES = {"string_type": "a str", "bool_type": "a bool", "int_type": "an int", "list_type": "a list",
-              "missing": "a value: this field is required"}
+def modes(field: str, default: str, *models: type) -> Any:
+    """The models of a setting's modes, chosen by field (such as cluster.type), each declaring its mode as a Literal."""
+    def mode(data: Any) -> Optional[str]:
+        return (text(data.get(field)) if field in data else default) if isinstance(data, dict) else getattr(data, field)
+    return Annotated[Union[tuple(Annotated[model, Tag(get_args(model.model_fields[field].annotation)[0])]
+                                 for model in models)], Discriminator(mode)]
+
+
+# What an item's field of another JSON type is expected to be, by pydantic's error.
+JSON_TYPES = {"string_type": "a str", "bool_type": "a bool", "int_type": "an int", "missing": "a value: this field is required"}
 
 
 def _given(value: Any) -> Any:
@@ -94,9 +106,18 @@ def _given(value: Any) -> Any:
     return value
 
 
+def of_json(kinds: tuple, expected: str) -> BeforeValidator:
+    """An item's field that is one of JSON's kinds (never a boolean for a number)."""
+    def check(value: Any) -> Any:
+        if not isinstance(value, kinds) or isinstance(value, bool):
+            raise Invalid(value, expected)
+        return value
+    return BeforeValidator(check)
+
+
 Str = Annotated[str, Strict()]
 RequiredStr = Annotated[str, Strict(), AfterValidator(_given)]
-
+Given = BeforeValidator(_given)
 
 # --- patterns and units ------------------------------------------------------------------------------
 
@@ -127,7 +148,7 @@ def is_https_url(text: str) -> bool:
     return url.scheme == "https" and bool(url.hostname) and " " not in text
 
 
-# --- constrained types -----------------------------------------------------------------------------------
+# --- constrained types: each parses a setting's text -------------------------------------------------------------
 
 
 def text(value: Any) -> Optional[str]:
@@ -147,11 +168,15 @@ def json_value(value: Any, expected: str = "a YAML list or map in the stack file
         raise Invalid(value, expected) from None
 
 
-def _parsed(parse: Callable[[Any], Any]) -> BeforeValidator:
-    return BeforeValidator(parse)
+def listed(value: Any, expected: str) -> Any:
+    """A list of objects, [] when unset or empty."""
+    items = json_value(value) or []
+    if not isinstance(items, (list, tuple)):
+        raise Invalid(items, expected)
+    return items
 
 
-Text = Annotated[str, _parsed(lambda value: text(value) or "")]
+Text = Annotated[str, BeforeValidator(lambda value: text(value) or "")]
 
 
 def Matching(check: Union[re.Pattern, Callable[[str], Any]], expected: str, required: bool = False) -> Any:
@@ -163,42 +188,39 @@ def Matching(check: Union[re.Pattern, Callable[[str], Any]], expected: str, requ
         if (required and not value) or (value and not test(value)):
             raise Invalid(value, expected)
         return value
-    return Annotated[str, _parsed(parse)]
+    return Annotated[str, BeforeValidator(parse)]
 
 
 def OneOf(*choices: str, expected: str = "") -> Any:
     def parse(value: Any) -> str:
-        value = text(value) or ""
-        if value not in choices:
-            raise Invalid(value, expected or "one of " + ", ".join(choices))
-        return value
-    return Annotated[Literal[choices], _parsed(parse)]
+        if (text(value) or "") not in choices:
+            raise Invalid(text(value) or "", expected or "one of " + ", ".join(choices))
+        return text(value)
+    return Annotated[Literal[choices], BeforeValidator(parse)]
 
 
 def whole_number(value: Any, minimum: int = 0, maximum: Optional[int] = None) -> int:
-    value = text(value)
     try:
-        number = int(value)
+        number = int(text(value))
     except (TypeError, ValueError):
-        raise Invalid(value, "a whole number") from None
+        raise Invalid(text(value), "a whole number") from None
     if number < minimum or (maximum is not None and number > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise Invalid(number, f"a whole number {bound}")
+        raise Invalid(number, f"a whole number between {minimum} and {maximum}" if maximum is not None
+                      else f"a whole number at least {minimum}")
     return number
 
 
 def WholeNumber(minimum: int = 0, maximum: Optional[int] = None) -> Any:
-    return Annotated[int, _parsed(lambda value: whole_number(value, minimum, maximum))]
+    return Annotated[int, BeforeValidator(lambda value: whole_number(value, minimum, maximum))]
 
 
 def _boolean(value: Any) -> bool:
-    value = text(value)
-    if value not in ("true", "false"):
-        raise Invalid(value, "true or false")
-    return value == "true"
+    if text(value) not in ("true", "false"):
+        raise Invalid(text(value), "true or false")
+    return text(value) == "true"
 
 
-Boolean = Annotated[bool, _parsed(_boolean)]
+Boolean = Annotated[bool, BeforeValidator(_boolean)]
 
 
 def Quantity(minimum: str = "1Mi") -> Any:
@@ -212,17 +234,17 @@ def Quantity(minimum: str = "1Mi") -> Any:
         if quantity_bytes(value) < quantity_bytes(minimum):
             raise Invalid(value, f"at least {minimum}")
         return value
-    return Annotated[str, _parsed(parse)]
+    return Annotated[str, BeforeValidator(parse)]
 
 
 def _strings(value: Any) -> tuple[str, ...]:
-    listed = json_value(value, "a list of non-empty strings")
-    if not isinstance(listed, (list, tuple)) or not all(isinstance(item, str) and item for item in listed):
-        raise Invalid(listed, "a list of non-empty strings")
-    return tuple(listed)
+    items = json_value(value, "a list of non-empty strings")
+    if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) and item for item in items):
+        raise Invalid(items, "a list of non-empty strings")
+    return tuple(items)
 
 
-Strings = Annotated[tuple[str, ...], _parsed(_strings)]
+Strings = Annotated[tuple[str, ...], BeforeValidator(_strings)]
 
 
 class SecretText(str):
@@ -242,4 +264,4 @@ def _secret(value: Any) -> Optional[pulumi.Output]:
 
 
 # A secret setting: a secret Output, None when unset; a plaintext value in the stack file is refused.
-Secret = Annotated[Optional[pulumi.Output], _parsed(_secret)]
+Secret = Annotated[Optional[pulumi.Output], BeforeValidator(_secret)]

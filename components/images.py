@@ -1,4 +1,5 @@
-"""The notebook images: the Spark image, the project's own images and their tags, and the default server profiles."""
+"""The notebook images: the Spark cluster's and the python-spark profile's image, and the project's own images
+(images/) with the tags derived from their folders."""
 
 import hashlib
 import re
@@ -13,7 +14,7 @@ SPARK_SCALA_VERSION = "2.13"
 # installed outside the home folder on PYSPARK_IMAGE, so that a notebook's Spark driver has the cluster's Spark and
 # Java. .github/workflows/images.yml builds it and pushes it as <registry>/scala-spark:SCALA_SPARK_TAG to the
 # registry in its repository variable IMAGE_REGISTRY, which hub.imageRegistry names here.
-SCALA_SPARK_CONTEXT = Path(__file__).resolve().parents[2] / "images" / "scala-spark"
+SCALA_SPARK_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "scala-spark"
 SCALA_SPARK_REPOSITORY = "scala-spark"
 
 
@@ -44,28 +45,6 @@ SCALA_SPARK_TAG = IMAGE_TAGS["scala-spark"]
 HUB_IMAGE_REPOSITORY = "k8s-hub"
 # Relative to hub.imageRegistry, which _default_profiles puts in front.
 SCALA_SPARK_IMAGE = f"{SCALA_SPARK_REPOSITORY}:{SCALA_SPARK_TAG}"
-
-# The default server profiles: one image each, pinned by exact tag (README, "What a trainee finds"). Jupyter Docker
-# Stacks date tags never move (tagging/taggers/date.py: the UTC build date; the 2026-08-07 images are built from
-# jupyter/docker-stacks 92e38afb8743c95e67b098695cc332e7d05a0568, 2026-08-08 from 8209386950497966c8a9aa446b9a84a5dd78eab5).
-# All run as jovyan (uid 1000, gid 100) with HOME /home/jovyan and Python 3.13 in /opt/conda
-# (images/docker-stacks-foundation/Dockerfile); r-notebook adds R and the IRkernel, tensorflow-notebook TensorFlow
-# (images/r-notebook/Dockerfile, images/tensorflow-notebook/Dockerfile). The Scala image's tag changes with its
-# build folder.
-DEFAULT_PROFILES: tuple[dict, ...] = (
-    {"name": "python-spark", "displayName": "Python: Spark ML and scikit-learn",
-     "description": "PySpark on the shared Spark cluster, scikit-learn, pandas.", "image": PYSPARK_IMAGE,
-     "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi", "default": True},
-    {"name": "tensorflow", "displayName": "TensorFlow", "description": "TensorFlow and Keras on CPU.",
-     "image": "quay.io/jupyter/tensorflow-notebook:2026-08-07",
-     "cpuGuarantee": "1", "cpuLimit": "4", "memoryGuarantee": "4Gi", "memoryLimit": "8Gi"},
-    {"name": "r", "displayName": "R", "description": "R with the tidyverse.", "image": "quay.io/jupyter/r-notebook:2026-08-07",
-     "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi"},
-    {"name": "scala", "displayName": "Scala",
-     "description": "Scala 2.13 kernel (almond) with Spark: SparkSession on the shared cluster.", "image": SCALA_SPARK_IMAGE,
-     "cpuGuarantee": "0.5", "cpuLimit": "2", "memoryGuarantee": "2Gi", "memoryLimit": "4Gi"},
-)
-
 
 def image_repository(image: str) -> str:
     return image.split("@")[0].rsplit(":", 1)[0]
