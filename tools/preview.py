@@ -333,7 +333,7 @@ def run(stack: str, overrides: Optional[dict[str, Any]] = None, deployed: Option
 
 
 def settings(stack: str, overrides: Optional[dict[str, Any]] = None) -> Settings:
-    """The stack's settings as the program reads them (components/settings.py, load), evaluated offline like run()
+    """The stack's settings as the program reads them (components/settings/, load), evaluated offline like run()
     but without declaring anything; raises the program's ConfigError on bad settings."""
     loaded: list[Settings] = []
     _with_stand_ins(overrides, lambda given: _run_once(stack, given, program=lambda: loaded.append(load())))
