@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
-from components.folders import LABELS, NOTEBOOK_GID, NOTEBOOK_UID, content_hash
+from components.folders import AS_NOTEBOOK_USER, LABELS, content_hash
 from components.nfs_endpoint import NfsEndpoint
 from components.settings import Dataset, StorageSettings
 
@@ -90,12 +90,8 @@ class DatasetSeeding(pulumi.ComponentResource):
                         "serviceAccountName": account.metadata.name,
                         "automountServiceAccountToken": False,
                         "nodeSelector": args.cluster.core_node_selector,
-                        # As the notebook user, not root: the public folder is theirs (prepare-folders.sh: owner
-                        # USER_UID:USER_GID, mode 755), and the script only creates, replaces and reads files in it.
-                        "securityContext": {
-                            "runAsUser": NOTEBOOK_UID, "runAsGroup": NOTEBOOK_GID, "runAsNonRoot": True,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        # The script only creates, replaces and reads files in the public folder.
+                        "securityContext": AS_NOTEBOOK_USER,
                         "containers": [{
                             "name": "seed-datasets",
                             "image": CLOUD_CLI_IMAGE,

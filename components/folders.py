@@ -45,6 +45,12 @@ PREPARE_GROUP_FOLDERS_CAPABILITIES = PREPARE_FOLDERS_CAPABILITIES
 GROUPS_OWNER = "0:0"
 
 
+# The pod of a Job that writes the public folder as the notebook user, who owns it (prepare-folders.sh: owner
+# USER_UID:USER_GID, mode 755), not as root.
+AS_NOTEBOOK_USER = {"runAsUser": NOTEBOOK_UID, "runAsGroup": NOTEBOOK_GID, "runAsNonRoot": True,
+                    "seccompProfile": {"type": "RuntimeDefault"}}
+
+
 def _as_root_with(capabilities: tuple[str, ...]) -> dict:
     """The container settings of a folder script: root with only the capabilities it uses, its requests and limit."""
     return {
@@ -112,6 +118,29 @@ class FolderPreparationArgs:
     endpoint: NfsEndpoint
 
 
+def _export_job(resource_name: str, job_name: str, container: dict, args: FolderPreparationArgs,
+                parent: pulumi.Resource) -> k8s.batch.v1.Job:
+    """A one-shot Job that runs a folder script's container on the export, mounted over NFS."""
+    return k8s.batch.v1.Job(
+        resource_name,
+        metadata={"name": job_name, "namespace": args.cluster.namespace, "labels": LABELS},
+        spec={
+            "backoffLimit": 3,
+            "template": {
+                "metadata": {"labels": LABELS},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "nodeSelector": args.cluster.core_node_selector,
+                    "automountServiceAccountToken": False,
+                    "containers": [container],
+                    "volumes": [{"name": "export", "nfs": args.endpoint.volume_source()}],
+                },
+            },
+        },
+        opts=pulumi.ResourceOptions(parent=parent, provider=args.cluster.provider),
+    )
+
+
 class FolderPreparation(pulumi.ComponentResource):
     """A one-shot Job that prepares the folders on an external or Filestore export, mounted over NFS."""
 
@@ -123,24 +152,7 @@ class FolderPreparation(pulumi.ComponentResource):
         settings = args.settings
         job_name = "prepare-folders-" + content_hash(
             PREPARE_FOLDERS_SCRIPT, settings.public_folder, settings.shared_folder, settings.home_folder)
-        self.job = k8s.batch.v1.Job(
-            f"{name}-job",
-            metadata={"name": job_name, "namespace": args.cluster.namespace, "labels": LABELS},
-            spec={
-                "backoffLimit": 3,
-                "template": {
-                    "metadata": {"labels": LABELS},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "nodeSelector": args.cluster.core_node_selector,
-                        "automountServiceAccountToken": False,
-                        "containers": [prepare_folders_container(settings, "/export")],
-                        "volumes": [{"name": "export", "nfs": args.endpoint.volume_source()}],
-                    },
-                },
-            },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.cluster.provider),
-        )
+        self.job = _export_job(f"{name}-job", job_name, prepare_folders_container(settings, "/export"), args, self)
         self.endpoint = args.endpoint.once(self.job.metadata.name)
         self.register_outputs({"job": self.job.metadata.name})
 
@@ -158,22 +170,6 @@ class GroupFolderPreparation(pulumi.ComponentResource):
         settings = args.settings
         job_name = "prepare-group-folders-" + content_hash(
             PREPARE_GROUP_FOLDERS_SCRIPT, settings.groups_folder, *settings.group_folders)
-        self.job = k8s.batch.v1.Job(
-            f"{name}-job",
-            metadata={"name": job_name, "namespace": args.cluster.namespace, "labels": LABELS},
-            spec={
-                "backoffLimit": 3,
-                "template": {
-                    "metadata": {"labels": LABELS},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "nodeSelector": args.cluster.core_node_selector,
-                        "automountServiceAccountToken": False,
-                        "containers": [prepare_group_folders_container(settings, "/export")],
-                        "volumes": [{"name": "export", "nfs": args.endpoint.volume_source()}],
-                    },
-                },
-            },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.cluster.provider),
-        )
+        self.job = _export_job(f"{name}-job", job_name, prepare_group_folders_container(settings, "/export"), args,
+                               self)
         self.register_outputs({"job": self.job.metadata.name})

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterResult
 from components.datasets import CLOUD_CLI_IMAGE
-from components.folders import LABELS, NOTEBOOK_GID, NOTEBOOK_UID, content_hash
+from components.folders import AS_NOTEBOOK_USER, LABELS, content_hash
 from components.nfs_endpoint import NfsEndpoint
 from components.settings import Material, StorageSettings
 
@@ -95,11 +95,7 @@ class CourseMaterials(pulumi.ComponentResource):
                         "restartPolicy": "Never",
                         "automountServiceAccountToken": False,
                         "nodeSelector": args.cluster.core_node_selector,
-                        # As the notebook user, who owns the public folder (prepare-folders.sh), like the dataset Job.
-                        "securityContext": {
-                            "runAsUser": NOTEBOOK_UID, "runAsGroup": NOTEBOOK_GID, "runAsNonRoot": True,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": AS_NOTEBOOK_USER,
                         "containers": [{
                             "name": "clone-materials",
                             "image": CLOUD_CLI_IMAGE,
