@@ -489,11 +489,21 @@ class VoraSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """services.monitoring: Prometheus and Grafana with the JupyterHub dashboards (components/monitoring.py)."""
+
+    enabled: bool
+    retention_days: int  # how long Prometheus keeps samples
+    storage_size: str  # Prometheus's volume on the data class
+
+
+@dataclass(frozen=True)
 class ServicesSettings:
     spark: SparkSettings
     kafka: KafkaSettings
     hdfs: HdfsSettings
     vora: VoraSettings
+    monitoring: MonitoringSettings
 
 
 @dataclass(frozen=True)
@@ -1021,6 +1031,11 @@ def _services(r: _Reader) -> ServicesSettings:
             namenode_storage=r.quantity("services.hdfs.namenodeStorage", minimum="1Gi"),
         ),
         vora=_vora(r),
+        monitoring=MonitoringSettings(
+            enabled=r.boolean("services.monitoring.enabled"),
+            retention_days=r.integer("services.monitoring.retentionDays", minimum=1, maximum=3650),
+            storage_size=r.quantity("services.monitoring.storageSize", minimum="1Gi"),
+        ),
     )
 
 
