@@ -112,6 +112,7 @@ class JupyterHubArgs:
     cluster: ClusterResult
     storage: StorageResult
     user_access: tuple[UserAccess, ...] = ()
+    metrics_reader: str = ""  # the JupyterHub service that scrapes the hub's metrics (services.monitoring), "" for none
 
 
 def hub_url(hub: HubSettings, auth: AuthSettings) -> str:
@@ -262,6 +263,23 @@ def _hub_image(hub: HubSettings) -> Optional[dict]:
     return {"name": f"{hub.image_registry}/{HUB_IMAGE_REPOSITORY}", "tag": IMAGE_TAGS[HUB_IMAGE_REPOSITORY]}
 
 
+def api_token_key(service: str) -> str:
+    """Where the hub Secret (HUB_SECRET) keeps the chart-generated token of a JupyterHub service (see SMOKE_SERVICE)."""
+    return f"hub.services.{service}.apiToken"
+
+
+def _metrics_reader(pod: dict, service: str) -> None:
+    """A JupyterHub service that may read the hub's metrics and nothing else (JupyterHub 5.5.4, jupyterhub/scopes.py:
+    read:metrics, which /hub/metrics requires while JupyterHub.authenticate_prometheus is True, its default)."""
+    pod["services"][service] = {}
+    pod["loadRoles"][service] = {"description": "Prometheus (services.monitoring): the hub's metrics",
+                                 "scopes": ["read:metrics"], "services": [service]}
+    # The chart annotates the hub's Service for Prometheus's annotation-based jobs (z2jh 4.4.0,
+    # jupyterhub/templates/hub/service.yaml, unless hub.service.annotations sets them), which scrape without a token
+    # and would only be refused: that service's job scrapes it instead (components/monitoring.py).
+    pod["service"] = {"annotations": {"prometheus.io/scrape": "false"}}
+
+
 def _hub_pod(hub: HubSettings, auth: AuthSettings, cluster: ClusterResult) -> dict:
     pod: dict[str, Any] = {
         "config": authenticator_config(auth),
@@ -342,6 +360,8 @@ def hub_values(args: JupyterHubArgs) -> dict:
         values["hub"]["extraConfig"] = extra_config
     if custom:
         values["custom"] = custom
+    if args.metrics_reader:
+        _metrics_reader(values["hub"], args.metrics_reader)
     return values
 
 
