@@ -24,6 +24,7 @@ from components import monitoring
 from components.hub import HUB_SECRET
 from tests.conftest import config_error, run_preview
 from tests.kubernetes_objects import KUBERNETES_VERSIONS, children, manifest, one
+from tests.test_hub_values_schema import schema_errors
 from tools import dashboards as dashboards_tool
 from tools import reference
 
@@ -126,6 +127,10 @@ def test_the_hub_is_scraped_as_a_service_that_may_only_read_metrics(monitored):
     }
     # Prometheus starts once the hub (and its Secret) exists.
     assert monitored.depends_on(monitored.releases()["prometheus"], monitored.releases()["jupyterhub"])
+
+
+def test_the_hub_values_with_the_metrics_reader_pass_the_hub_chart_schema(monitored):
+    assert schema_errors(hub_values(monitored)) == []
 
 
 def test_the_hub_network_policy_admits_prometheus():
