@@ -21,10 +21,13 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from components import monitoring
-from components.hub import HUB_SECRET
+from components.hub import HUB_SECRET, SMOKE_TOKEN_KEY, api_token_key
 from tests.conftest import config_error, run_preview
+from tests.engines import require_engine
+from tests.hub_engine import local_session, missing_engines, release_values, start_hub
 from tests.kubernetes_objects import KUBERNETES_VERSIONS, children, manifest, one
-from tests.test_hub_values_schema import schema_errors
+from tests.test_hub_engine import with_secrets
+from tests.test_hub_values_schema import chart_file, schema_errors
 from tools import dashboards as dashboards_tool
 from tools import reference
 
@@ -453,3 +456,39 @@ M = "Invalid configuration mltraining:services.monitoring"
 ], ids=["enabled", "retention-zero", "retention-unit", "size-unit", "size-small", "unknown"])
 def test_settings_errors_are_one_line(overrides, message):
     assert config_error("baremetal", {**ON, **overrides}) == message
+
+
+# --- the real hub ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.engines
+def test_the_real_hub_serves_its_metrics_to_the_prometheus_token_only(tmp_path):
+    """JupyterHub 5.5.4 with the dev stack's release values (monitoring on), loaded as the chart loads them: the token
+    the chart generates for the service prometheus reads /hub/metrics as Prometheus's job sends it (a Bearer
+    header); no token, or the smoke test's, is refused."""
+    missing = missing_engines()
+    if missing:
+        require_engine(missing)
+    preview = run_preview("dev", ON)
+    program = hub_values(preview)
+    release = release_values(chart_file("values.yaml"),
+                             {**program, "hub": {**program["hub"], "config": with_secrets(program["hub"]["config"])}},
+                             preview.outputs["namespace"])
+    hub = start_hub(release, tmp_path)
+    try:
+        secret = tmp_path / "z2jh" / "secret"
+        [job] = yaml.safe_load(values(preview, "prometheus")["extraScrapeConfigs"])
+        url = f"{hub.hub_url}{job['metrics_path']}"
+
+        def scrape(token=None):
+            headers = {"Authorization": f"{job['authorization']['type']} {token}"} if token else {}
+            return local_session().get(url, headers=headers, timeout=30)
+
+        answer = scrape((secret / api_token_key(monitoring.METRICS_READER)).read_text())
+        assert answer.status_code == 200, hub.logs()
+        assert re.search(r"^jupyterhub_running_servers ", answer.text, re.MULTILINE)
+        assert "jupyterhub_server_spawn_duration_seconds_bucket" in answer.text
+        assert scrape().status_code == 403
+        assert scrape((secret / SMOKE_TOKEN_KEY).read_text()).status_code == 403
+    finally:
+        hub.stop()
