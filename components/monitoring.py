@@ -103,8 +103,8 @@ LOCAL_PORT = 3000
 
 # What the dashboards read from kube-state-metrics (every query of DASHBOARDS): kube_node_*, kube_pod_* and
 # kube_service_labels, with the pods' labels app, component and hub.jupyter.org/username (docs/tutorials/deploy.md)
-# and the annotation hub.jupyter.org/username (annotation_hub_jupyter_org_username in user.jsonnet and
-# group.jsonnet), which KubeSpawner puts on every server's pod (jupyterhub-kubespawner 7.0.0, kubespawner/spawner.py,
+# and the annotation hub.jupyter.org/username (annotation_hub_jupyter_org_username in user.jsonnet), which
+# KubeSpawner puts on every server's pod (jupyterhub-kubespawner 7.0.0, kubespawner/spawner.py,
 # _build_common_annotations). Only those collectors run, so kube-state-metrics may list and watch nodes, pods and
 # services and nothing else: the chart grants each collector's resources alone (templates/role.yaml), and the
 # default list would let it read every Secret of the cluster.
@@ -112,8 +112,8 @@ KUBE_STATE_METRICS_COLLECTORS = ("nodes", "pods", "services")
 KUBE_STATE_METRICS_POD_LABELS = ("pods=[app,component,hub.jupyter.org/username]", "nodes=[*]")
 KUBE_STATE_METRICS_POD_ANNOTATIONS = ("pods=[hub.jupyter.org/username]",)
 # Prometheus counts its write-ahead log towards storage.tsdb.retention.size and deletes only whole blocks, so the
-# blocks may take this share of the volume (prometheus/prometheus v3.14.0, docs/command-line/prometheus.md and
-# docs/storage.md; sizes "based on powers-of-2, so 1KB is 1024B").
+# blocks may take this share of the volume (prometheus/prometheus, docs/storage.md, "WAL and m-mapped chunks are
+# counted in the total size", and docs/command-line/prometheus.md: sizes "based on powers-of-2, so 1KB is 1024B").
 RETENTION_SHARE = 0.8
 
 # Helm deletes the claims a release created when the release goes (services.monitoring.enabled false, or a teardown);
