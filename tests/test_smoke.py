@@ -227,7 +227,7 @@ def test_the_command_reads_the_stack_prints_the_table_and_appends_the_record(loc
     assert smoke.Hub(local_hub.url, token(local_hub)).request("GET", f"/hub/api/users/{user}")[0] == 404
     assert list(local_hub.shared.iterdir()) == []
     calls = (tmp_path / "calls").read_text().splitlines()
-    assert calls[:2] == ["pulumi stack output --stack dev --json --show-secrets",
+    assert calls[:2] == ["pulumi stack output --stack dev --json",
                          "kubectl --namespace jupyterhub get secret hub --output json"]
     assert re.fullmatch(r"kubectl --namespace jupyterhub port-forward service/proxy-public \d+:http", calls[2]), calls
     assert "Forwarding 127.0.0.1:" in done.stderr
@@ -254,7 +254,7 @@ def test_the_command_says_what_is_missing_from_the_stack(tmp_path):
     done = run_command(tmp_path, env, "dev")
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == \
-        "error: stack dev has no output namespace, traineeEnvironment: deploy it with ./tools/up dev"
+        "error: stack dev has no output namespace, traineeEnvironment: deploy it first with ./tools/up dev"
 
 
 def test_the_command_without_pulumi_says_so(tmp_path):
