@@ -75,6 +75,8 @@ OVERRIDES = {
 }
 CAP = 2
 MASTER_JSON = f"http://{LOCAL}:{spark.MASTER_UI_PORT}/json/"
+# A status page answers slowly while the JVMs of a busy machine collect garbage: a deadline, not a measure.
+UI_SECONDS = 30
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
@@ -183,14 +185,14 @@ def start_daemon(name: str, workload, service_hosts: list[str], root: Path) -> P
 
 def master_status() -> Optional[dict]:
     try:
-        with urllib.request.urlopen(MASTER_JSON, timeout=5) as response:
+        with urllib.request.urlopen(MASTER_JSON, timeout=UI_SECONDS) as response:
             return json.load(response)
     except OSError:
         return None
 
 
 def rest(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=UI_SECONDS) as response:
         return json.load(response)
 
 
