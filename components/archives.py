@@ -52,7 +52,7 @@ class ArchiveBucket(pulumi.ComponentResource):
     link_signer: pulumi.Output[str]  # the e-mail of the service account that signs download links
 
     def __init__(self, name: str, args: ArchiveBucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("mltraining:archives:ArchiveBucket", name, None, opts)
+        super().__init__("mltraining:storage:ArchiveBucket", name, None, opts)
         settings, gke = args.settings, args.gke
         child = pulumi.ResourceOptions(parent=self)
         days = settings.archive_retention_days

@@ -112,7 +112,7 @@ class PlaceholderSchedule(pulumi.ComponentResource):
     cron_jobs: list[k8s.batch.v1.CronJob]
 
     def __init__(self, name: str, args: PlaceholderScheduleArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("mltraining:schedule:PlaceholderSchedule", name, None, opts)
+        super().__init__("mltraining:hub:PlaceholderSchedule", name, None, opts)
         hub, cluster = args.hub, args.cluster
         child = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
         namespace = cluster.namespace

@@ -566,7 +566,7 @@ def test_the_bucket_is_private_protected_and_keeps_archives_for_the_retention_pe
         "lifecycleRules": [{"action": {"type": "Delete"}, "condition": {"age": 91}}],
     }
     assert preview.outputs["archiveBucket"] == "ml-training-demo-ml-training-archives"
-    [component] = preview.of_type("mltraining:archives:ArchiveBucket")
+    [component] = preview.of_type("mltraining:storage:ArchiveBucket")
     assert bucket.parent == component.urn
     shorter = run_preview("gke", {"storage.archives": True, "storage.archiveRetentionDays": 30})
     [bucket] = shorter.of_type("gcp:storage/bucket:Bucket")

@@ -22,7 +22,7 @@ from tests.kubernetes_objects import KUBERNETES_VERSIONS, container, manifest, p
 from tools import helm as helm_tool
 
 BERLIN = "Europe/Berlin"
-COMPONENT = "mltraining:schedule:PlaceholderSchedule"
+COMPONENT = "mltraining:hub:PlaceholderSchedule"
 CRON_JOB = "kubernetes:batch/v1:CronJob"
 
 
