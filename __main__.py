@@ -3,17 +3,17 @@
 import pulumi
 
 from components import continuity
-from components.archives import ArchiveBucket, ArchiveBucketArgs
-from components.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
-from components.hdfs import Hdfs, HdfsArgs
-from components.hub import JupyterHub, JupyterHubArgs, trainee_environment
-from components.kafka import Kafka, KafkaArgs
-from components.monitoring import METRICS_READER, Monitoring, MonitoringArgs
-from components.schedule import PlaceholderSchedule, PlaceholderScheduleArgs
+from components.storage.archives import ArchiveBucket, ArchiveBucketArgs
+from components.cluster.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
+from components.services.hdfs import Hdfs, HdfsArgs
+from components.hub.hub import JupyterHub, JupyterHubArgs, trainee_environment
+from components.services.kafka import Kafka, KafkaArgs
+from components.services.monitoring import METRICS_READER, Monitoring, MonitoringArgs
+from components.hub.schedule import PlaceholderSchedule, PlaceholderScheduleArgs
 from components.settings import PYSPARK_IMAGE, load
-from components.spark import Spark, SparkArgs
-from components.storage import NfsStorage, NfsStorageArgs
-from components.vora import Vora, VoraArgs
+from components.services.spark import Spark, SparkArgs
+from components.storage.storage import NfsStorage, NfsStorageArgs
+from components.services.vora import Vora, VoraArgs
 
 settings = load()
 continuity.check(settings, continuity.deployed_identity())  # where the data lives never changes by accident

@@ -24,7 +24,8 @@ from typing import Any, Callable, Optional
 import pulumi
 import yaml
 
-from components import capacity, stack_file
+from components.cluster import capacity
+from components import stack_file
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
@@ -490,7 +491,7 @@ class VoraSettings:
 
 @dataclass(frozen=True)
 class MonitoringSettings:
-    """services.monitoring: Prometheus and Grafana with the JupyterHub dashboards (components/monitoring.py)."""
+    """services.monitoring: Prometheus and Grafana with the JupyterHub dashboards (components/services/monitoring.py)."""
 
     enabled: bool
     retention_days: int  # how long Prometheus keeps samples
@@ -538,7 +539,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 @dataclass(frozen=True)
 class ClassSession:
-    """A class session of hub.schedule: the placeholders hold room for its trainees' servers (components/schedule.py)."""
+    """A class session of hub.schedule: the placeholders hold room for its trainees' servers (components/hub/schedule.py)."""
 
     days: tuple[str, ...]  # of WEEKDAYS, in the week's order
     start: str  # HH:MM, in time_zone
@@ -846,7 +847,7 @@ BUCKET_NAME_MAXIMUM = 63
 
 
 def _archive_bucket(r: _Reader, cluster: ClusterSettings) -> dict:
-    """The bucket ./tools/archive uploads to on gke (components/archives.py); existing clusters keep archives on the
+    """The bucket ./tools/archive uploads to on gke (components/storage/archives.py); existing clusters keep archives on the
     NFS export."""
     archives = r.boolean("storage.archives")
     days = r.integer("storage.archiveRetentionDays", minimum=1, maximum=3650)
@@ -976,10 +977,10 @@ STRIMZI_KAFKA_VERSIONS = ("4.2.0", "4.2.1", "4.3.0", "4.3.1")
 
 
 # A Spark worker's memory holds the worker daemon and, for each core, one executor with its JVM and Python
-# overhead; components/spark.py divides it the same way.
+# overhead; components/services/spark.py divides it the same way.
 SPARK_DAEMON_MEMORY = "512Mi"
 SPARK_MEMORY_PER_CORE = "1Gi"
-# Executors of one worker, and the sessions of one server, take consecutive ports; components/spark.py opens
+# Executors of one worker, and the sessions of one server, take consecutive ports; components/services/spark.py opens
 # each of them by number, so these bound its network policies' lists.
 SPARK_MAX_WORKER_CORES = 32
 SPARK_MAX_SESSIONS_PER_SERVER = 16
@@ -1086,7 +1087,7 @@ def _vora(r: _Reader) -> VoraSettings:
 
 
 # The image of the python-spark profile. The Spark cluster runs it too, so that the driver in the notebook and
-# the executors have the same Spark and Python versions (components/spark.py lists what each tag ships).
+# the executors have the same Spark and Python versions (components/services/spark.py lists what each tag ships).
 PYSPARK_IMAGE = "quay.io/jupyter/pyspark-notebook:2026-08-08"
 # Spark 4 is built for Scala 2.13 only, so the Scala profile runs an almond kernel for Scala 2.13.
 SPARK_SCALA_VERSION = "2.13"
@@ -1291,7 +1292,7 @@ def _groups(r: _Reader) -> tuple[TeamGroup, ...]:
             raise r.fail(key, name, "team names of at most 63 letters, digits, '.', '_' or '-' (a GitHub team: "
                          "org:team-slug)")
         if ":" in name and name != name.lower():
-            # components/files/github_teams.py names the hub groups of GitHub teams in lowercase.
+            # components/hub/files/github_teams.py names the hub groups of GitHub teams in lowercase.
             raise r.fail(key, name, f"a GitHub team in lowercase, {name.lower()}")
         if users is None:
             users = []
@@ -1507,7 +1508,7 @@ def _check_allow_rules(r: _Reader, kind: str) -> None:
 
 
 def servers_per_user_node(cluster: ClusterSettings, hub: HubSettings) -> Optional[int]:
-    """Servers of the default profile one gke user node holds (components/capacity.py); None off gke, or for a
+    """Servers of the default profile one gke user node holds (components/cluster/capacity.py); None off gke, or for a
     machine type that is not sized there."""
     node = capacity.gke_node(cluster.gke.user_pool.machine_type) if cluster.gke else None
     if node is None:
@@ -1526,7 +1527,7 @@ def _check_class_fits(r: _Reader, cluster: ClusterSettings, hub: HubSettings) ->
     if per_node is None:
         wanted = (f"hub.expectedUsers {hub.expected_users} servers" if hub.expected_users else
                   f"the servers of {max(s.trainees for s in hub.schedule)} trainees, hub.schedule's largest session")
-        pulumi.log.warn(f"cluster.userPool.machineType {pool.machine_type} is not sized by components/capacity.py: "
+        pulumi.log.warn(f"cluster.userPool.machineType {pool.machine_type} is not sized by components/cluster/capacity.py: "
                         f"check yourself that {pool.max_nodes} nodes hold {wanted}")
         return
     profile = hub.default_profile

@@ -4,10 +4,10 @@
 
 Reads the stack's outputs (`pulumi stack output --stack STACK --json`), then runs a Job in the stack's namespace
 with kubectl (the kubeconfig output of a gke stack; on an existing cluster the stack's cluster.kubeconfig and
-cluster.context, else kubectl's defaults) that runs components/files/archive-homes.sh on the export's personal
+cluster.context, else kubectl's defaults) that runs components/storage/files/archive-homes.sh on the export's personal
 folders, mounted read-only, and prints where each archive is:
 
-- gke: gs://<archiveBucket>/<run>/<trainee>.tar.gz, in the bucket of storage.archives (components/archives.py);
+- gke: gs://<archiveBucket>/<run>/<trainee>.tar.gz, in the bucket of storage.archives (components/storage/archives.py);
 - existing clusters: archives/<run>/<trainee>.tar.gz at the top of the NFS export, beside public/, shared/ and the
   personal folders, readable by root only and mounted into no trainee's server.
 
@@ -26,15 +26,15 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from components.archives import ARCHIVER
-from components.datasets import CLOUD_CLI_IMAGE
-from components.folders import LABELS
+from components.storage.archives import ARCHIVER
+from components.storage.datasets import CLOUD_CLI_IMAGE
+from components.storage.folders import LABELS
 from tools import stack_access
 from tools.stack_access import ToolError, run
 
 ROOT = Path(__file__).resolve().parent.parent
-ARCHIVE_SCRIPT = (ROOT / "components" / "files" / "archive-homes.sh").read_text()
-# The archives' folder at the top of the export, beside public/, shared/ and home/ (components/files/prepare-folders.sh).
+ARCHIVE_SCRIPT = (ROOT / "components" / "storage" / "files" / "archive-homes.sh").read_text()
+# The archives' folder at the top of the export, beside public/, shared/ and home/ (components/storage/files/prepare-folders.sh).
 EXPORT_FOLDER = "archives"
 # KubeSpawner 7.0.0 (the hub image's, z2jh 4.4.0 images/hub/requirements.txt) annotates each claim with its user's
 # name as it is (kubespawner/spawner.py, _build_common_annotations, used by get_pvc_manifest), and labels each server
@@ -65,7 +65,7 @@ def outputs(stack: str) -> dict:
 
 def trainees(claims: dict, storage_class: str) -> str:
     """The script's TRAINEES: "DIRECTORY<tab>NAME" for each personal folder's claim. The provisioner names a folder
-    after its claim (components/provisioner.py: subDir ${pvc.metadata.name}, which csi-driver-nfs v4.13.4 replaces
+    after its claim (components/storage/provisioner.py: subDir ${pvc.metadata.name}, which csi-driver-nfs v4.13.4 replaces
     by the claim's name, pkg/nfs/controllerserver.go newNFSVolume), and KubeSpawner names the claim
     claim-{user_server}: the user name itself when it is a valid Kubernetes name, else a lossy slug with a hash
     (slug_scheme "safe"), or, for a claim made before KubeSpawner 7, the legacy escaped name (kubespawner 7.0.0,
@@ -105,7 +105,7 @@ def job_manifest(*, job: str, namespace: str, server: str, export_path: str, hom
         ]
         volumes = [homes, {"name": "scratch", "emptyDir": {}}]
         mounts.append({"name": "scratch", "mountPath": "/scratch"})
-        # Workload Identity: the bucket lets this service account create objects (components/archives.py).
+        # Workload Identity: the bucket lets this service account create objects (components/storage/archives.py).
         pod["serviceAccountName"] = ARCHIVER
     else:
         environment += [{"name": "ARCHIVE_DIR", "value": f"/archives/{run_id}"},
@@ -124,7 +124,7 @@ def job_manifest(*, job: str, namespace: str, server: str, export_path: str, hom
     pod["containers"] = [{
         "name": "archive-homes",
         # GNU tar 1.34 (--sort, --transform), gzip, coreutils and sed: Debian 12's, Essential packages of the image's
-        # Debian 12 base (components/datasets.py); gcloud for the upload.
+        # Debian 12 base (components/storage/datasets.py); gcloud for the upload.
         "image": CLOUD_CLI_IMAGE,
         "command": ["sh", "-c", ARCHIVE_SCRIPT],
         "env": environment,

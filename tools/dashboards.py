@@ -1,8 +1,8 @@
-"""Render the pinned JupyterHub dashboards into components/files/grafana-dashboards/ (services.monitoring).
+"""Render the pinned JupyterHub dashboards into components/services/files/grafana-dashboards/ (services.monitoring).
 
     python -m tools.dashboards CHECKOUT
 
-CHECKOUT is a clone of jupyterhub/grafana-dashboards at the commit components/monitoring.py pins
+CHECKOUT is a clone of jupyterhub/grafana-dashboards at the commit components/services/monitoring.py pins
 (DASHBOARDS_COMMIT): `git clone https://github.com/jupyterhub/grafana-dashboards && git -C grafana-dashboards
 checkout <commit>`. Each dashboard of DASHBOARDS is rendered as the project's deploy.py renders it, `jsonnet -J vendor
 dashboards/<name>.jsonnet` with go-jsonnet (here its Python binding, gojsonnet, pinned in requirements-test.txt),
@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from components.monitoring import DASHBOARDS, DASHBOARDS_COMMIT, DASHBOARDS_DIR, DASHBOARDS_FOLDER_UID
+from components.services.monitoring import DASHBOARDS, DASHBOARDS_COMMIT, DASHBOARDS_DIR, DASHBOARDS_FOLDER_UID
 
 
 class DashboardError(Exception):

@@ -2,7 +2,7 @@
 
 Reads the stack's outputs (`pulumi stack output`): the hub's address, the namespace, the kubeconfig on gke, and
 traineeEnvironment, what the program deployed for trainees (profiles, seeded files, data services). The API token
-of the hub's smoke-test service (components/hub.py) comes from the hub Secret through kubectl and is never printed.
+of the hub's smoke-test service (components/hub/hub.py) comes from the hub Secret through kubectl and is never printed.
 A hub without a public address is reached through `kubectl port-forward`, which the tool starts and stops.
 
 Then, through the hub's REST API, the single-user servers' Jupyter Server REST API and the kernels' websockets:
@@ -47,7 +47,7 @@ from typing import Any, Callable, Optional
 
 import websocket
 
-from components.hub import HUB_SECRET, PROXY_SERVICE, SMOKE_SERVICE, SMOKE_TOKEN_KEY, SPAWN_TIMEOUT_SECONDS
+from components.hub.hub import HUB_SECRET, PROXY_SERVICE, SMOKE_SERVICE, SMOKE_TOKEN_KEY, SPAWN_TIMEOUT_SECONDS
 from tools import stack_access
 from tools.stack_access import ToolError
 from tools.smoke_checks import ADDRESS_PYTHON, CHECK_NAMES, CHECKS, HELLO, PYTHON_KERNEL, Check, Context, NoNeighbour
