@@ -3,16 +3,17 @@
 import pulumi
 
 from components import continuity
-from components.archives import ArchiveBucket, ArchiveBucketArgs
-from components.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
-from components.hdfs import Hdfs, HdfsArgs
-from components.hub import JupyterHub, JupyterHubArgs, trainee_environment
-from components.kafka import Kafka, KafkaArgs
-from components.schedule import PlaceholderSchedule, PlaceholderScheduleArgs
+from components.storage.archives import ArchiveBucket, ArchiveBucketArgs
+from components.cluster.cluster import ExistingCluster, ExistingClusterArgs, GkeCluster, GkeClusterArgs
+from components.services.hdfs import Hdfs, HdfsArgs
+from components.hub.hub import JupyterHub, JupyterHubArgs, trainee_environment
+from components.services.kafka import Kafka, KafkaArgs
+from components.services.monitoring import METRICS_READER, Monitoring, MonitoringArgs
+from components.hub.schedule import PlaceholderSchedule, PlaceholderScheduleArgs
 from components.settings import PYSPARK_IMAGE, load
-from components.spark import Spark, SparkArgs
-from components.storage import NfsStorage, NfsStorageArgs
-from components.vora import Vora, VoraArgs
+from components.services.spark import Spark, SparkArgs
+from components.storage.storage import NfsStorage, NfsStorageArgs
+from components.services.vora import Vora, VoraArgs
 
 settings = load()
 continuity.check(settings, continuity.deployed_identity())  # where the data lives never changes by accident
@@ -52,8 +53,14 @@ if settings.services.spark.enabled:
     pulumi.export("sparkMasterUrl", spark.master_url)
 
 hub = JupyterHub("hub", JupyterHubArgs(hub=settings.hub, auth=settings.auth, namespace=cluster.namespace, cluster=cluster,
-                                       storage=storage, user_access=tuple(user_access)))
+                                       storage=storage, user_access=tuple(user_access),
+                                       metrics_reader=METRICS_READER if settings.services.monitoring.enabled else ""))
 pulumi.export("hubUrl", hub.url)
+if settings.services.monitoring.enabled:  # usage at a glance: Prometheus and Grafana with JupyterHub's dashboards
+    monitoring = Monitoring("monitoring", MonitoringArgs(settings=settings.services.monitoring, cluster=cluster,
+                                                         hub_release=hub.release))
+    pulumi.export("grafanaPortForward", monitoring.port_forward)
+    pulumi.export("grafanaAdminPassword", monitoring.admin_password_command)
 if hub.port_forward is not None:
     pulumi.export("hubPortForward", hub.port_forward)
 if settings.hub.schedule:  # class sessions: the placeholders warm the user pool before each

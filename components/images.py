@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 # The image of the python-spark profile. The Spark cluster runs it too, so that the driver in the notebook and
-# the executors have the same Spark and Python versions (components/spark.py lists what each tag ships).
+# the executors have the same Spark and Python versions (components/services/spark.py lists what each tag ships).
 PYSPARK_IMAGE = "quay.io/jupyter/pyspark-notebook:2026-08-08"
 # Spark 4 is built for Scala 2.13 only, so the Scala profile runs an almond kernel for Scala 2.13.
 SPARK_SCALA_VERSION = "2.13"

@@ -1,4 +1,4 @@
-"""The hub for real, for tests/test_hub_engine.py: JupyterHub, its proxy, single-user servers, a fake OAuth provider.
+"""The hub for real, for tests/hub/test_hub_engine.py: JupyterHub, its proxy, single-user servers, a fake OAuth provider.
 
 - The release's values: the program's, coalesced over the chart's defaults as Helm does, with "Chart" and "Release"
   added, written as YAML into a folder laid out like the hub pod's /usr/local/etc/jupyterhub/secret (the chart's
@@ -42,7 +42,7 @@ import pytest
 import requests
 import yaml
 
-from components.hub import CHART, CHART_VERSION, RELEASE_NAME
+from components.hub.hub import CHART, CHART_VERSION, RELEASE_NAME
 from tests.engines import wait_for
 
 LOCAL = "127.0.0.1"

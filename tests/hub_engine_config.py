@@ -1,4 +1,4 @@
-"""The jupyterhub_config.py that tests/test_hub_engine.py runs the hub with: the chart's own, on this machine.
+"""The jupyterhub_config.py that tests/hub/test_hub_engine.py runs the hub with: the chart's own, on this machine.
 
 Zero to JupyterHub 4.4.0 starts the hub as `jupyterhub --config /usr/local/etc/jupyterhub/jupyterhub_config.py
 --upgrade-db` in /srv/jupyterhub (jupyterhub/templates/hub/deployment.yaml; images/hub/Dockerfile's WORKDIR). That
@@ -19,7 +19,7 @@ storage and profiles; 450-482, the init container that blocks the metadata serve
 (367-420: jupyterhub-idle-culler is not a test dependency, and it acts only after hub.cullTimeout); the
 jupyterhub_config.d files and hub.extraConfig (528-542: the image has no such files, and the program's only
 extraConfig, with hub.trainerView or hub.groups, adds Kubernetes volumes, run with the real KubeSpawner in
-tests/test_hub_folders.py); line 39, tornado's curl client (pycurl is not a test dependency; tornado's own client
+tests/hub/test_hub_folders.py); line 39, tornado's curl client (pycurl is not a test dependency; tornado's own client
 makes the same requests).
 
 hub.config is applied exactly as the chart applies it (lines 499-526): each section is merged into `c` after

@@ -1,4 +1,4 @@
-"""A trainee's notebook for tests/test_spark_engine.py: one SparkSession, created as a notebook creates it.
+"""A trainee's notebook for tests/services/test_spark_engine.py: one SparkSession, created as a notebook creates it.
 
     python tests/spark_notebook.py NAME
 
@@ -18,7 +18,7 @@ import time
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-# Spark's defaults that components/spark.py overrides, read from the running Spark's own config entries.
+# Spark's defaults that components/services/spark.py overrides, read from the running Spark's own config entries.
 DEFAULTS = {
     "org.apache.spark.internal.config.package$": ("DYN_ALLOCATION_MAX_EXECUTORS", "DYN_ALLOCATION_EXECUTOR_IDLE_TIMEOUT",
                                                   "DYN_ALLOCATION_SHUFFLE_TRACKING_TIMEOUT",

@@ -20,10 +20,13 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from components import datasets, folders, hdfs, hub
+from components.storage import datasets
+from components.storage import folders
+from components.services import hdfs
+from components.hub import hub
 from components.settings import DEFAULT_PROFILES, PYSPARK_IMAGE
 
-FILES = Path(__file__).resolve().parent.parent / "components" / "files"
+FILES = Path(__file__).resolve().parent.parent / "components" / "storage" / "files"
 
 # --- The tools each image provides ---------------------------------------------------------------------------
 
@@ -100,7 +103,7 @@ def commands(script: str) -> set[str]:
     return found
 
 
-# --- apache/hadoop:3.4.2 (components/hdfs.py) ---------------------------------------------------------------
+# --- apache/hadoop:3.4.2 (components/services/hdfs.py) ---------------------------------------------------------------
 
 
 def test_hadoop_image_is_the_one_checked():
@@ -136,7 +139,7 @@ def test_hadoop_formats_with_the_documented_options():
     assert "exec hdfs namenode -format -nonInteractive -force" in hdfs.FORMAT_ONCE
 
 
-# --- google-cloud-cli:555.0.0-slim (components/datasets.py, files/seed-datasets.sh) -------------------------
+# --- google-cloud-cli:555.0.0-slim (components/storage/datasets.py, files/seed-datasets.sh) -------------------------
 
 
 def test_cloud_cli_image_is_the_one_checked():
@@ -159,7 +162,7 @@ def test_seed_datasets_uses_only_what_the_cloud_cli_image_provides():
     assert commands(_data_file("seed-datasets.sh").read_text()) <= CLOUD_CLI_SLIM_TOOLS | SHELL_BUILTINS
 
 
-# --- busybox:1.37.0 (components/folders.py, files/prepare-folders.sh) ---------------------------------------
+# --- busybox:1.37.0 (components/storage/folders.py, files/prepare-folders.sh) ---------------------------------------
 
 
 def test_busybox_image_is_the_one_checked():
@@ -252,7 +255,7 @@ def test_seed_datasets_runs_with_the_cloud_cli_images_tools_only(tmp_path):
                               {"curl", "gcloud", "sha256sum", "cut", "mkdir", "dirname", "rm", "chmod", "mv"})
 
 
-# --- The Jupyter Docker Stacks images (components/folders.py, components/hub.py) ---------------------------
+# --- The Jupyter Docker Stacks images (components/storage/folders.py, components/hub/hub.py) ---------------------------
 
 
 def test_notebook_images_are_the_ones_checked():

@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import hub as hub_module
-from components import settings, spark
+from components.hub import hub as hub_module
+from components import settings
+from components.services import spark
 from components.settings import (PYSPARK_IMAGE, SCALA_SPARK_CONTEXT, SCALA_SPARK_IMAGE, SCALA_SPARK_REPOSITORY,
                                  SCALA_SPARK_TAG, SPARK_SCALA_VERSION)
 from tests.conftest import config_error, run_preview
@@ -662,7 +663,7 @@ def test_executors_load_the_notebooks_classes_with_the_kernels_jvm_settings(tmp_
 
 
 def test_the_tests_run_the_hub_images_jupyterhub():
-    """The real hub of tests/test_hub_engine.py and the traits of tests/test_hub_traits.py are the image's."""
+    """The real hub of tests/hub/test_hub_engine.py and the traits of tests/hub/test_hub_traits.py are the image's."""
     import jupyterhub
 
     args = dict(re.findall(r"^ARG (\w+)=(\S+)$", HUB_DOCKERFILE.read_text(), re.M))

@@ -32,15 +32,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.cluster import POD_SECURITY_LABELS
-from components.folders import NOTEBOOK_GID, NOTEBOOK_UID, PREPARE_FOLDERS_CAPABILITIES, PREPARE_FOLDERS_SCRIPT
-from components.datasets import SEED_DATASETS_SCRIPT
-from components.nfs_server import NFS_SERVER_CAPABILITIES
-from components.volumes import CHART
+from components.cluster.cluster import POD_SECURITY_LABELS
+from components.storage.folders import NOTEBOOK_GID, NOTEBOOK_UID, PREPARE_FOLDERS_CAPABILITIES, PREPARE_FOLDERS_SCRIPT
+from components.storage.datasets import SEED_DATASETS_SCRIPT
+from components.storage.nfs_server import NFS_SERVER_CAPABILITIES
+from components.storage.volumes import CHART
 from tests.conftest import run_preview
 from tests.engines import require_engine
 from tests.kubernetes_objects import container, manifest, one, pod_spec
-from tests.test_nfs_server_engine import adapted_config
+from tests.storage.test_nfs_server_engine import adapted_config
 from tools import checkov as checkov_tool
 from tools import helm as helm_tool
 
@@ -124,7 +124,7 @@ IN_CLUSTER = ("gke", "node-directory")  # the previews with the in-cluster NFS s
 EXCEPTIONS = (
     Exception_(IN_CLUSTER, "CKV_K8S_23", "Deployment", "nfs-server",
                "Ganesha serves every user's files: it runs as root and switches its threads to each caller's uid "
-               "to create their files (NFS_SERVER_CAPABILITIES, components/nfs_server.py)"),
+               "to create their files (NFS_SERVER_CAPABILITIES, components/storage/nfs_server.py)"),
     Exception_(IN_CLUSTER, "CKV_K8S_25", "Deployment", "nfs-server",
                "after drop ALL: Ganesha's NFS_SERVER_CAPABILITIES, and CHOWN, FOWNER, FSETID for its init container "
                "prepare-folders (PREPARE_FOLDERS_CAPABILITIES), each named with why and proven below"),
@@ -133,7 +133,7 @@ EXCEPTIONS = (
                "StorageClass for it (README, Storage); the other modes use a claim"),
     Exception_(("baremetal",), "CKV_K8S_23", "Job", "prepare-folders-*",
                "chown of the folders to the notebook user needs root, on an export that does not squash root "
-               "(components/folders.py)"),
+               "(components/storage/folders.py)"),
     Exception_(("baremetal",), "CKV_K8S_25", "Job", "prepare-folders-*",
                "after drop ALL: CHOWN, FOWNER, FSETID for the script's chown and chmod (PREPARE_FOLDERS_CAPABILITIES)"),
 )

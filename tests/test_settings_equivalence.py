@@ -1,7 +1,7 @@
 """The settings accept and reject exactly what they did before they became typed models (issue 15), in the same words.
 
 tests/snapshots/settings/corpus.jsonl holds configurations and what components/settings.py made of each when it was
-still hand-written (recorded once, with `python -m tests.test_settings_equivalence record`): the exact ConfigError
+still hand-written (recorded once, with `python -m tests.test_settings_equivalence record CAPTURED...`): the exact ConfigError
 line (and the missing secret's key), or digests of the loaded Settings, concern by concern, with every attribute and
 property of the settings classes (secret Outputs as their value and secrecy, tuples told from lists) and the warnings
 the loading logged. The configurations are the stack files, every override the tests passed to the offline preview
@@ -407,14 +407,12 @@ def _mode_cases() -> list[dict]:
     return cases
 
 
-def corpus() -> list[dict]:
+def corpus(captured: list[Path]) -> list[dict]:
+    """The configurations: the stack files, the tests' overrides (captured: JSON lines of {stack, overrides}, recorded
+    from tools.preview.stack_document during a run of the suite), and the generated ones."""
     declared = yaml.safe_load((offline.ROOT / "Pulumi.yaml").read_text())["config"]
     cases = [{"stack": stack, "overrides": {}} for stack in ("gke", "baremetal", "dev")]
-    captured = Path("/tmp/wt15/captured.jsonl")
-    for line in captured.read_text().splitlines():
-        item = json.loads(line)
-        if "overrides" in item:
-            cases.append(item)
+    cases += [item for path in captured for item in map(json.loads, path.read_text().splitlines()) if "overrides" in item]
     singles = []
     for key, declaration in declared.items():
         contexts = _contexts(key)
@@ -438,13 +436,13 @@ def corpus() -> list[dict]:
     return list(unique.values())
 
 
-def record() -> None:
+def record(captured: list[Path]) -> None:
     from components import settings
 
     declared = yaml.safe_load(settings.PROJECT_FILE.read_text())
     settings.yaml = type("CachedYaml", (), {"safe_load": staticmethod(lambda text: copy.deepcopy(declared))})
     schema = settings_schema()
-    cases = corpus()
+    cases = corpus(captured)
     lines = [json.dumps({"schema": schema})]
     for index, case in enumerate(cases):
         if index % 200 == 0:
@@ -455,5 +453,5 @@ def record() -> None:
     print(f"recorded {len(cases)} configurations in {CORPUS}")
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["record"]:
-    record()
+if __name__ == "__main__" and sys.argv[1:2] == ["record"]:
+    record([Path(path) for path in sys.argv[2:]])

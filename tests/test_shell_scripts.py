@@ -24,8 +24,8 @@ def shell_scripts() -> list[str]:
 
 def test_every_shell_script_passes_shellcheck():
     scripts = shell_scripts()
-    assert {"tools/test", "tools/up", "tools/reclaim", "tools/archive", ".ci/run", "components/files/prepare-folders.sh",
-            "components/files/archive-homes.sh"} <= set(scripts)
+    assert {"tools/test", "tools/up", "tools/reclaim", "tools/archive", ".ci/run", "components/storage/files/prepare-folders.sh",
+            "components/storage/files/archive-homes.sh"} <= set(scripts)
     result = subprocess.run([str(SHELLCHECK), "--severity=info", *scripts], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

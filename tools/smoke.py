@@ -2,7 +2,7 @@
 
 Reads the stack's outputs (`pulumi stack output`): the hub's address, the namespace, the kubeconfig on gke, and
 traineeEnvironment, what the program deployed for trainees (profiles, seeded files, data services). The API token
-of the hub's smoke-test service (components/hub.py) comes from the hub Secret through kubectl and is never printed.
+of the hub's smoke-test service (components/hub/hub.py) comes from the hub Secret through kubectl and is never printed.
 A hub without a public address is reached through `kubectl port-forward`, which the tool starts and stops.
 
 Then, through the hub's REST API, the single-user servers' Jupyter Server REST API and the kernels' websockets:
@@ -30,10 +30,8 @@ import argparse
 import base64
 import datetime
 import json
-import os
 import secrets
 import select
-import shutil
 import socket
 import subprocess
 import sys
@@ -49,7 +47,9 @@ from typing import Any, Callable, Optional
 
 import websocket
 
-from components.hub import HUB_SECRET, PROXY_SERVICE, SMOKE_SERVICE, SMOKE_TOKEN_KEY, SPAWN_TIMEOUT_SECONDS
+from components.hub.hub import HUB_SECRET, PROXY_SERVICE, SMOKE_SERVICE, SMOKE_TOKEN_KEY, SPAWN_TIMEOUT_SECONDS
+from tools import stack_access
+from tools.stack_access import ToolError
 from tools.smoke_checks import ADDRESS_PYTHON, CHECK_NAMES, CHECKS, HELLO, PYTHON_KERNEL, Check, Context, NoNeighbour
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,7 @@ KERNEL_START_SECONDS = 180  # almond compiles its first cell; a cold node may st
 STOP_SECONDS = 300
 
 
-class SmokeError(Exception):
+class SmokeError(ToolError):
     """A step's failure, in one line."""
 
 
@@ -433,53 +433,18 @@ class Target:
     """The stack's hub, as the tool reaches it: outputs, kubectl, the service's token, a port-forward if needed."""
 
     def __init__(self, stack: str):
+        stack_access.require("pulumi", "kubectl")
         self.stack = stack
-        self.outputs = self._outputs()
-        missing = [key for key in ("hubUrl", "namespace", "traineeEnvironment") if key not in self.outputs]
-        if missing:
-            raise SmokeError(f"stack {stack} has no output {', '.join(missing)}: deploy it with ./tools/up {stack}")
-        self._kubeconfig = None
-        self.kubectl = ["kubectl", *self._cluster_flags(), "--namespace", self.outputs["namespace"]]
+        self.outputs = stack_access.outputs(stack, ("hubUrl", "namespace", "traineeEnvironment"))
+        self._folder = tempfile.TemporaryDirectory(prefix="smoke-")
+        self.kubectl = ["kubectl", *stack_access.kubectl_arguments(stack, self.outputs, Path(self._folder.name)),
+                        "--namespace", self.outputs["namespace"]]
         self._forward: Optional[subprocess.Popen] = None
 
-    def _outputs(self) -> dict:
-        try:
-            done = subprocess.run(["pulumi", "stack", "output", "--stack", self.stack, "--json", "--show-secrets"],
-                                  capture_output=True, text=True, cwd=ROOT)
-        except FileNotFoundError:
-            raise SmokeError("the Pulumi CLI is not installed: https://www.pulumi.com/docs/iac/download-install/") from None
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-            raise SmokeError(f"pulumi stack output --stack {self.stack}: {last}")
-        return json.loads(done.stdout or "{}")
-
-    def _cluster_flags(self) -> list[str]:
-        """gke: the kubeconfig the stack exports; an existing cluster: the stack file's cluster.kubeconfig and
-        cluster.context (the current context when unset), as the program's provider uses them."""
-        if self.outputs.get("kubeconfig"):
-            self._kubeconfig = tempfile.NamedTemporaryFile("w", prefix="smoke-kubeconfig-", suffix=".yaml")
-            self._kubeconfig.write(self.outputs["kubeconfig"])
-            self._kubeconfig.flush()
-            return ["--kubeconfig", self._kubeconfig.name]
-        from components import stack_file
-        from tools.preview import project_name
-        cluster = ((stack_file.config(self.stack) or {}).get(f"{project_name()}:cluster") or {})
-        flags = []
-        if cluster.get("kubeconfig"):
-            flags += ["--kubeconfig", os.path.expanduser(cluster["kubeconfig"])]
-        if cluster.get("context"):
-            flags += ["--context", cluster["context"]]
-        return flags
-
     def token(self) -> str:
-        if not shutil.which("kubectl"):
-            raise SmokeError("kubectl is not installed: https://kubernetes.io/docs/tasks/tools/")
-        done = subprocess.run([*self.kubectl, "get", "secret", HUB_SECRET, "--output", "json"],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-            raise SmokeError(f"reading the hub Secret {HUB_SECRET}: {last}")
-        data = json.loads(done.stdout).get("data", {})
+        secret = json.loads(stack_access.run([*self.kubectl, "get", "secret", HUB_SECRET, "--output", "json"],
+                                             f"could not read the hub Secret {HUB_SECRET}"))
+        data = secret.get("data", {})
         if SMOKE_TOKEN_KEY not in data:
             raise SmokeError(f"the hub Secret has no {SMOKE_TOKEN_KEY}: deploy the stack again with ./tools/up {self.stack}")
         return base64.b64decode(data[SMOKE_TOKEN_KEY]).decode()
@@ -505,8 +470,7 @@ class Target:
         if self._forward is not None:
             self._forward.terminate()
             self._forward.wait(timeout=10)
-        if self._kubeconfig is not None:
-            self._kubeconfig.close()
+        self._folder.cleanup()
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -530,7 +494,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         hub = Hub(target.hub_url(), token)
         smoke = Smoke(hub, target.outputs["traineeEnvironment"], tuple(options.profile), tuple(options.only))
         steps = smoke.execute()
-    except SmokeError as failure:
+    except ToolError as failure:
         print(f"error: {failure}", file=sys.stderr)
         return 1
     finally:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from components.hub import PUBLIC_MOUNT, SHARED_MOUNT
+from components.hub.hub import PUBLIC_MOUNT, SHARED_MOUNT
 
 METADATA_SERVER = ("169.254.169.254", 80)  # every cloud's, GCE's metadata.google.internal included
 PROBE_SECONDS = 5  # a connection not made in this time counts as unreachable

@@ -13,7 +13,7 @@ from components.settings.hub import (DEFAULT_PROFILES, WEEKDAYS, ClassSession, H
 from components.images import (HUB_IMAGE_REPOSITORY, IMAGE_TAGS, PYSPARK_IMAGE, SCALA_SPARK_CONTEXT, SCALA_SPARK_IMAGE,
                                SCALA_SPARK_REPOSITORY, SCALA_SPARK_TAG, SPARK_SCALA_VERSION, image_repository, image_tag)
 from components.settings.loader import PROJECT_FILE, Settings, load
-from components.settings.services import (SPARK_DAEMON_MEMORY, HdfsSettings, KafkaSettings, ServicesSettings,
-                                          SparkSettings, VoraSettings, spark_session_cap)
+from components.settings.services import (SPARK_DAEMON_MEMORY, HdfsSettings, KafkaSettings, MonitoringSettings,
+                                          ServicesSettings, SparkSettings, VoraSettings, spark_session_cap)
 from components.settings.storage import FILESTORE_ZONAL_TIERS, Dataset, Material, StorageSettings
 from components.settings.types import ConfigError, MissingSecret, quantity_bytes, set_secret_command

@@ -9,7 +9,7 @@ import pulumi
 from pydantic import AfterValidator, BeforeValidator, Strict, StrictBool, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components import capacity
+from components.cluster import capacity
 from components.images import PYSPARK_IMAGE, SCALA_SPARK_IMAGE, SCALA_SPARK_REPOSITORY, SCALA_SPARK_TAG, image_repository
 from components.settings.types import (CPU, DNS_NAME, LABEL, QUANTITY, Boolean, Given, Invalid, Item, Matching, Model,
                                        OneOf, RequiredStr, Str, WholeNumber, cpu_millis, json_value, listed, of_json,
@@ -149,7 +149,7 @@ TimeOfDay = Annotated[str, BeforeValidator(_time_of_day), Given, of_json((str, i
 
 
 class ClassSession(Item):
-    """A class session of hub.schedule: the placeholders hold room for its trainees' servers (components/schedule.py)."""
+    """A class session of hub.schedule: the placeholders hold room for its trainees' servers (components/hub/schedule.py)."""
 
     days: Annotated[tuple[str, ...], BeforeValidator(_weekdays)]  # of WEEKDAYS, in the week's order
     start: TimeOfDay  # HH:MM, in time_zone
@@ -209,7 +209,7 @@ class HubSettings(Model):
     expected_users: WholeNumber(0, 5000) = setting(
         0, "Trainees expected at once. The hub lets that many servers start at the same time (JupyterHub's concurrent "
         "spawn limit; 0 keeps the chart's 64), and on gke cluster.userPool.maxNodes must reach the nodes they need "
-        "(components/capacity.py; README, \"Class size\").")
+        "(components/cluster/capacity.py; README, \"Class size\").")
     metadata_block: OneOf(*METADATA_BLOCKS) = setting(  # read as iptables or network-policy
         "auto", "How trainees' servers are kept from the cloud metadata server. iptables: a privileged init container "
         "in every server (works without a NetworkPolicy enforcer; Pod Security baseline rejects it); network-policy: "
@@ -274,7 +274,7 @@ class HubSettings(Model):
                 raise Invalid(name, "team names of at most 63 letters, digits, '.', '_' or '-' (a GitHub team: "
                               "org:team-slug)")
             if ":" in name and name != name.lower():
-                # components/files/github_teams.py names the hub groups of GitHub teams in lowercase.
+                # components/hub/files/github_teams.py names the hub groups of GitHub teams in lowercase.
                 raise Invalid(name, f"a GitHub team in lowercase, {name.lower()}")
             users = [] if users is None else users
             if not isinstance(users, list) or not all(isinstance(u, str) and u and not re.search(r"\s", u) for u in users):
@@ -339,7 +339,7 @@ class HubSettings(Model):
 
 
 def servers_per_user_node(cluster: Any, hub: HubSettings) -> Optional[int]:
-    """Servers of the default profile one gke user node holds (components/capacity.py); None off gke, or for a
+    """Servers of the default profile one gke user node holds (components/cluster/capacity.py); None off gke, or for a
     machine type that is not sized there."""
     node = capacity.gke_node(cluster.gke.user_pool.machine_type) if cluster.gke else None
     if node is None:
@@ -357,7 +357,7 @@ def _check_class_fits(cluster: Any, hub: HubSettings) -> None:
     if per_node is None:
         wanted = (f"hub.expectedUsers {hub.expected_users} servers" if hub.expected_users else
                   f"the servers of {max(s.trainees for s in hub.schedule)} trainees, hub.schedule's largest session")
-        pulumi.log.warn(f"cluster.userPool.machineType {pool.machine_type} is not sized by components/capacity.py: "
+        pulumi.log.warn(f"cluster.userPool.machineType {pool.machine_type} is not sized by components/cluster/capacity.py: "
                         f"check yourself that {pool.max_nodes} nodes hold {wanted}")
         return
     sized = f"the default profile {profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee})"

@@ -12,10 +12,10 @@ from components.settings.types import (LABEL, Boolean, Invalid, Matching, Model,
 # Kafka versions the Strimzi 1.2.0 operator runs (the Kafka images of its release; 4.1.x was dropped).
 STRIMZI_KAFKA_VERSIONS = ("4.2.0", "4.2.1", "4.3.0", "4.3.1")
 # A Spark worker's memory holds the worker daemon and, for each core, one executor with its JVM and Python
-# overhead; components/spark.py divides it the same way.
+# overhead; components/services/spark.py divides it the same way.
 SPARK_DAEMON_MEMORY = "512Mi"
 SPARK_MEMORY_PER_CORE = "1Gi"
-# Executors of one worker, and the sessions of one server, take consecutive ports; components/spark.py opens
+# Executors of one worker, and the sessions of one server, take consecutive ports; components/services/spark.py opens
 # each of them by number, so these bound its network policies' lists.
 SPARK_MAX_WORKER_CORES = 32
 SPARK_MAX_SESSIONS_PER_SERVER = 16
@@ -142,8 +142,21 @@ class VoraSettings(Model):
         return self
 
 
+class MonitoringSettings(Model):
+    """services.monitoring: Prometheus and Grafana with the JupyterHub dashboards (components/services/monitoring.py)."""
+
+    enabled: Boolean = setting(False, "Run Prometheus (scraping the hub's metrics and the cluster) and Grafana with the "
+                               "dashboards of jupyterhub/grafana-dashboards, reached with kubectl port-forward (README, "
+                               "\"Usage at a glance\").")
+    retention_days: WholeNumber(1, 3650) = setting(  # how long Prometheus keeps samples
+        30, "Days Prometheus keeps its samples (it also drops the oldest when its volume is 80% full).")
+    storage_size: Quantity("1Gi") = setting(  # Prometheus's volume on the data class
+        "20Gi", "Persistent volume size of Prometheus's samples, on the data class (kept through a teardown).")
+
+
 class ServicesSettings(Model):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     hdfs: HdfsSettings = Field(default_factory=HdfsSettings)
     vora: VoraSettings = Field(default_factory=VoraSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)

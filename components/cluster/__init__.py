@@ -1,0 +1,1 @@
+"""The cluster: a new GKE cluster or an existing one, and how many trainees its user nodes hold."""

@@ -1,0 +1,1 @@
+"""The hub: Zero to JupyterHub with the trainees' servers, their folders and the class schedule."""
