@@ -235,7 +235,7 @@ class _Config:
                              if (name, part) != ("cluster", "gke"))
         invalid = (error.get("ctx") or {}).get("error")
         if not isinstance(invalid, Invalid):
-            return self.fail(key, None if error["type"] == "missing" else error["input"], JSON_TYPES[error["type"]])
+            return self.fail(key, None if error["type"] == "missing" else error["input"], JSON_TYPES.get(error["type"], error["msg"]))
         key = invalid.key or (f"{key}.{invalid.field}" if invalid.field else key)
         if invalid.missing:
             return MissingSecret(key, self.project, self.stack, invalid.expected)
