@@ -1,4 +1,4 @@
-"""Write Pulumi.yaml's config block from the settings models (components/settings/), which declare each setting's
+"""Write Pulumi.yaml's config block from the settings models (components/*/settings.py), which declare each setting's
 default and description.
 
     python -m tools.configdoc

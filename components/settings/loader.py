@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from components import stack_file
-from components.settings.auth import Auth, AuthSettings
-from components.settings.cluster import Cluster, ClusterSettings
-from components.settings.hub import HubSettings
-from components.settings.services import ServicesSettings
-from components.settings.storage import Storage, StorageSettings
+from components.hub.auth_settings import Auth, AuthSettings
+from components.cluster.settings import Cluster, ClusterSettings
+from components.hub.settings import HubSettings
+from components.services.settings import ServicesSettings
+from components.storage.settings import Storage, StorageSettings
 from components.settings.types import (JSON_TYPES, KEY_ONLY, LABEL, PLAINTEXT, SECRET_SHOWN_AS, ConfigError, Hidden,
                                        Invalid, Matching, MissingSecret, Model, SecretText, set_secret_command, text)
 
