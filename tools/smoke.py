@@ -75,14 +75,14 @@ class Hub:
 
     def __init__(self, url: str, token: str):
         self.url = url.rstrip("/")
-        self._token = token
+        self.authorization = f"token {token}"  # JupyterHub 5: `Authorization: token ...`
         # Straight to the hub: the machine's HTTP proxy settings would send 127.0.0.1 (a port-forward) elsewhere.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     def request(self, method: str, path: str, body: Any = None, seconds: float = REQUEST_SECONDS) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Authorization": f"token {self._token}",
+                                         headers={"Authorization": self.authorization,
                                                   "Content-Type": "application/json"})
         try:
             with self._opener.open(request, timeout=seconds) as response:
@@ -141,7 +141,7 @@ class Kernel:
         ws_url = hub.url.replace("http", "ws", 1) + f"{self.base}/{self.id}/channels?session_id={self.session}"
         try:
             self.socket = websocket.create_connection(ws_url, timeout=REQUEST_SECONDS, suppress_origin=True,
-                                                      header=[f"Authorization: token {hub._token}"])
+                                                      header=[f"Authorization: {hub.authorization}"])
         except (websocket.WebSocketException, OSError) as failure:
             hub.request("DELETE", f"{self.base}/{self.id}")
             raise SmokeError(f"the websocket of kernel {spec}: {failure}") from None
