@@ -262,10 +262,8 @@ def start(gke, root: Path, make_pid_dir: bool = True) -> tuple[subprocess.Popen,
     return process, pid_file, port, log_path
 
 
-@pytest.fixture(scope="module")
-def ganesha_run(gke, tmp_path_factory, ganesha_installed) -> Run:
-    """Runs our start command once, with Debian's ganesha.nfsd on our config, until it listens; then stops it."""
-    root = tmp_path_factory.mktemp("ganesha")
+def run_once(gke, root: Path) -> Run:
+    """Runs our start command, with Debian's ganesha.nfsd on our config, until it listens; then stops it."""
     process, pid_file, port, log_path = start(gke, root)
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -280,6 +278,21 @@ def ganesha_run(gke, tmp_path_factory, ganesha_installed) -> Run:
     return Run(pid=process.pid, pid_file=pid_text, listened=listened, exit_code=exit_code,
                log=log_path.read_text(errors="replace"), export=sorted(os.listdir(root / "export")),
                stand_in_args=args)
+
+
+@pytest.fixture(scope="module")
+def ganesha_run(gke, tmp_path_factory, ganesha_installed) -> Run:
+    return run_once(gke, tmp_path_factory.mktemp("ganesha"))
+
+
+def crashed_in_rpc_teardown(run: Run) -> bool:
+    """Debian's Ganesha 4.3 now and then (once in CI, never in a hundred runs here) dies of SIGSEGV in libntirpc's
+    svc_shutdown, which do_shutdown calls after logging "Shutting down RPC services" (nfs-ganesha V4.3,
+    src/MainNFSD/nfs_admin_thread.c): a race in the stand-in's RPC library, after the signal reached Ganesha and its
+    orderly shutdown began."""
+    shutdown = [line for line in run.log.splitlines() if "do_shutdown :" in line]
+    return (run.exit_code == -signal.SIGSEGV and "NFS EXIT: stopping NFS service" in run.log
+            and shutdown[-1].endswith("Shutting down RPC services"))
 
 
 @needs_ganesha
@@ -307,9 +320,30 @@ def test_debian_ganesha_keeps_recovery_state_on_the_export(ganesha_run):
 
 
 @needs_ganesha
-def test_debian_ganesha_stops_cleanly_on_sigterm(ganesha_run):
-    assert ganesha_run.exit_code == 0, ganesha_run.log
-    assert "NFS EXIT: regular exit" in ganesha_run.log
+def test_debian_ganesha_stops_cleanly_on_sigterm(ganesha_run, gke, tmp_path):
+    """Ganesha takes the SIGTERM and ends its shutdown by itself, in time. When the stand-in hit its rare RPC teardown
+    crash, a second run must stop cleanly: two crashes in a row fail."""
+    run = ganesha_run
+    if crashed_in_rpc_teardown(run):
+        run = run_once(gke, tmp_path)
+    assert run.exit_code == 0, run.log
+    assert "NFS EXIT: stopping NFS service" in run.log
+    assert "NFS EXIT: regular exit" in run.log
+
+
+def test_only_the_stand_ins_rpc_teardown_crash_earns_a_second_run():
+    started = "x[Admin] do_shutdown :MAIN :EVENT :NFS EXIT: stopping NFS service\n"
+    rpc = "x[Admin] do_shutdown :MAIN :EVENT :Shutting down RPC services\n"
+    later = "x[Admin] do_shutdown :MAIN :EVENT :Stopping reaper threads\n"
+
+    def run(exit_code: int, log: str) -> Run:
+        return Run(pid=1, pid_file="1", listened=True, exit_code=exit_code, log=log, export=[], stand_in_args={})
+
+    assert crashed_in_rpc_teardown(run(-signal.SIGSEGV, started + rpc))
+    assert not crashed_in_rpc_teardown(run(-signal.SIGSEGV, started + rpc + later))  # a crash elsewhere
+    assert not crashed_in_rpc_teardown(run(-signal.SIGSEGV, rpc))  # no orderly shutdown: SIGTERM never reached it
+    assert not crashed_in_rpc_teardown(run(-signal.SIGKILL, started + rpc))  # hung: killed after STOP_SECONDS
+    assert not crashed_in_rpc_teardown(run(0, started + rpc + later))
 
 
 @needs_ganesha
