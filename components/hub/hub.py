@@ -98,6 +98,18 @@ SMOKE_TOKEN_KEY = f"hub.services.{SMOKE_SERVICE}.apiToken"
 # What the smoke test does, and no more: create and delete its test users (admin:users), start and stop their
 # servers (admin:servers) and use those servers' API (access:servers). JupyterHub 5.5.4, jupyterhub/scopes.py.
 SMOKE_SCOPES = ("admin:users", "admin:servers", "access:servers")
+# Pod priority, without which the placeholders (hub.placeholders, hub.schedule) never make room: a trainee's server
+# evicts a placeholder only from a higher priority, and the evicted placeholder, Pending, makes the autoscaler add a
+# node only if its priority is not below the autoscaler's cutoff. z2jh 4.4.0 leaves it off (jupyterhub/values.yaml,
+# scheduling.podPriority.enabled: false; templates/NOTES.txt warns of "placeholders that refuse to make room for a
+# real user"); these are the priorities its schema recommends for a cutoff of -10 "(GKE)"
+# (jupyterhub/values.schema.yaml, scheduling.podPriority), which is also cluster-autoscaler's default
+# (kubernetes/autoscaler cluster-autoscaler-1.34.5, cluster-autoscaler/config/flags/flags.go:
+# expendable-pods-priority-cutoff -10, "Pods with priority below cutoff ... don't cause scale up"). With them the
+# chart gives the hub, proxy and user scheduler, and KubeSpawner's servers, its "priority" class (files/hub/
+# jupyterhub_config.py: c.KubeSpawner.priority_class_name), the image pullers theirs and the placeholders theirs.
+POD_PRIORITY = {"enabled": True, "globalDefault": False, "defaultPriority": 0, "imagePullerPriority": -5,
+                "userPlaceholderPriority": -10}
 # The pre-puller hook holds the release until every user node has pulled the profile images (GBs each).
 RELEASE_TIMEOUT_SECONDS = 1800
 # A first spawn on a node without the pre-pulled image pulls it first.
@@ -344,6 +356,7 @@ def hub_values(args: JupyterHubArgs) -> dict:
             "startTimeout": SPAWN_TIMEOUT_SECONDS,
         },
         "scheduling": {
+            "podPriority": POD_PRIORITY,
             # Each placeholder holds the room of one server of the default profile (unset, the chart requests
             # singleuser.cpu/memory: 1G and no CPU, less than a server).
             "userPlaceholder": {"enabled": True, "replicas": hub.placeholders, "resources": {"requests": {

@@ -246,6 +246,24 @@ def test_culling_pre_pulling_and_placeholders_from_config(gke):
     assert changed["scheduling"]["userPlaceholder"]["replicas"] == 0
 
 
+# cluster-autoscaler's default: a Pending pod of lower priority adds no node (kubernetes/autoscaler
+# cluster-autoscaler-1.34.5, cluster-autoscaler/config/flags/flags.go, expendable-pods-priority-cutoff).
+AUTOSCALER_PRIORITY_CUTOFF = -10
+
+
+def test_placeholders_make_room_for_servers_and_then_ask_for_a_node(gke, baremetal):
+    """Without pod priority z2jh's placeholders never yield to a server (templates/NOTES.txt warns of it)."""
+    for preview in (gke, baremetal):
+        scheduling = values(preview)["scheduling"]
+        priority = scheduling["podPriority"]
+        assert scheduling["userPlaceholder"]["enabled"] and priority["enabled"]
+        assert priority["globalDefault"] is False  # the cluster's other pods keep theirs
+        # Servers (the chart's default class) evict placeholders; the image pullers come between.
+        assert priority["defaultPriority"] > priority["imagePullerPriority"] > priority["userPlaceholderPriority"]
+        # An evicted placeholder, Pending, still makes the autoscaler add a node for it.
+        assert priority["userPlaceholderPriority"] >= AUTOSCALER_PRIORITY_CUTOFF
+
+
 def test_user_pods_on_the_user_pool_and_hub_on_the_core_pool(gke, baremetal):
     singleuser = values(gke)["singleuser"]
     assert singleuser["nodeSelector"] == USER_NODE_LABEL
