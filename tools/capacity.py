@@ -4,8 +4,8 @@
 
 Reads Pulumi.STACK.yaml offline, as the program reads it (tools/preview.py: no Pulumi CLI, cloud account or
 cluster), and prints for each session of hub.schedule its weekdays and times, the expected trainees, the
-placeholders that hold room for their servers, the user nodes ready when it starts and those the pool grows to
-while the trainees work, and the pool's cost per hour; then the week's total and a result line. The arithmetic is
+placeholders that hold room for their servers, the user nodes ready when it starts, those the pool grows to
+while the trainees arrive and those it keeps while they work, and the pool's cost per hour then; then the week's total and a result line. The arithmetic is
 the program's own (components/cluster/capacity.py, components/hub/schedule.py). On an existing cluster, nodes and prices are
 not the program's to know: it prints the CPU and memory the placeholders reserve instead. A mistake in the
 configuration prints its one line and exits 1.
@@ -106,20 +106,23 @@ def _table(rows: list[list[str]]) -> list[str]:
 def plan(settings: Settings) -> list[str]:
     """What the planner prints, its result line last."""
     hub = settings.hub
-    standing, lead, profile = hub.placeholders, hub.schedule_lead_minutes, hub.default_profile
+    timing, profile = schedule.Timing.of(hub), hub.default_profile
+    standing, lead = timing.standing, timing.lead
     lines = [f"Class sessions of stack {settings.stack} (hub.schedule), for servers of the default profile "
              f"{profile.name} ({profile.cpu_guarantee} CPU, {profile.memory_guarantee}):"]
     if not hub.schedule:
         return lines + [f"result: no class sessions in hub.schedule; {standing} placeholders (hub.placeholders) stand "
                         "all week"]
     lines.append(f"the placeholders grow {lead} minutes before each session (hub.scheduleLeadMinutes) and shrink to "
-                 f"{standing} after it (hub.placeholders); times in {hub.schedule[0].time_zone}")
+                 f"{standing} (hub.placeholders) {timing.arrival} minutes after its start (hub.scheduleArrivalMinutes), "
+                 f"or at its end; times in {hub.schedule[0].time_zone}")
     lines.append("images: the continuous pre-puller pulls the profile images onto each new user node (hub.prePuller)"
                  if hub.pre_puller else "images: hub.prePuller is false: on a new node, each image's first server "
                  "waits for its pull")
     pool = _pool(settings, lines)
     rows = [["session", "days", "time", "trainees", "placeholders"]
-            + (["CPU reserved", "memory reserved"] if pool is None else ["nodes ready", "nodes in session"])
+            + (["CPU reserved", "memory reserved"] if pool is None else
+               ["nodes ready", "nodes arriving", "nodes in session"])
             + (["pool $/hour"] if pool and pool.price is not None else [])]
     week_cost, class_minutes, most_nodes = 0.0, 0, 0
     for index, session in enumerate(hub.schedule):
@@ -132,26 +135,35 @@ def plan(settings: Settings) -> list[str]:
             row += [f"{held * _cpu_cores(profile.cpu_guarantee):g}", f"{memory:g}Gi"]
         else:
             ready = pool.nodes(held)
-            working = max(pool.min_nodes, capacity.nodes_in_session(session.trainees, held, pool.per_node, pool.max_nodes))
-            most_nodes = max(most_nodes, working)
-            row += [f"{ready}", f"{working}"]
+            arriving = max(pool.min_nodes, capacity.nodes_while_arriving(session.trainees, held, pool.per_node,
+                                                                         pool.max_nodes))
+            working = max(pool.min_nodes, capacity.nodes_in_session(session.trainees, standing, pool.per_node,
+                                                                    pool.max_nodes))
+            if timing.held_minutes(session) == minutes:  # held to the end: the displaced placeholders' nodes stay
+                working = arriving
+            most_nodes = max(most_nodes, arriving)
+            row += [f"{ready}", f"{arriving}", f"{working}"]
             if pool.price is not None:
                 row.append(f"{working * pool.price:.2f}")
-                week_cost += len(session.days) * pool.price * (lead * ready + minutes * working) / 60
+                arriving_minutes = min(minutes, timing.held_minutes(session) + capacity.SCALE_DOWN_MINUTES)
+                node_minutes = lead * ready + arriving_minutes * arriving + (minutes - arriving_minutes) * working
+                week_cost += len(session.days) * pool.price * node_minutes / 60
         rows.append(row)
     lines += _table(rows)
     sessions = sum(len(session.days) for session in hub.schedule)
     total = f"total: {sessions} sessions a week, {class_minutes / 60:g} hours of class"
     if pool is not None:
-        lines.append(f"nodes ready: the placeholders' room as the session starts; nodes in session: as the trainees' "
-                     f"servers displace the placeholders, these ask for room again, up to maxNodes {pool.max_nodes}")
+        lines.append(f"nodes ready: the placeholders' room as the session starts; nodes arriving: as the trainees' "
+                     f"servers displace the placeholders, these ask for room again, up to maxNodes {pool.max_nodes}; "
+                     f"nodes in session: once the placeholders have shrunk and the autoscaler has removed the nodes "
+                     f"left empty (about {capacity.SCALE_DOWN_MINUTES} minutes later)")
     if pool is not None and pool.price is not None:
         idle = pool.nodes(standing)
         lines.append(f"outside the sessions: {standing} placeholders and minNodes {pool.min_nodes} keep {idle} "
                      f"node{'' if idle == 1 else 's'} (${idle * pool.price:.2f} an hour)")
         total += f"; the user pool costs at most ${week_cost:.2f} a week from each lead time to each session's end"
     lines.append(total)
-    result = (f"result: {len(hub.schedule)} sessions planned; {len(schedule.changes(hub.schedule, lead, standing))} "
+    result = (f"result: {len(hub.schedule)} sessions planned; {len(schedule.changes(hub.schedule, timing))} "
               "CronJobs set the placeholders; ")
     if pool is None:
         return lines + [result + "the user nodes and their cost are unknown here"]

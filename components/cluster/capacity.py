@@ -83,7 +83,19 @@ def session_placeholders(trainees: int, standing: int) -> int:
     return max(trainees, standing)
 
 
-def nodes_in_session(trainees: int, placeholders: int, per_node: int, max_nodes: int) -> int:
-    """Nodes the user pool grows to while a session's trainees work: their servers take the placeholders' room, and
+def nodes_while_arriving(trainees: int, placeholders: int, per_node: int, max_nodes: int) -> int:
+    """Nodes the user pool grows to while a session's trainees arrive: their servers take the placeholders' room, and
     the placeholders they displace wait for room of their own, which the autoscaler adds up to maxNodes."""
     return min(max_nodes, nodes_for(trainees + placeholders, per_node))
+
+
+def nodes_in_session(trainees: int, standing: int, per_node: int, max_nodes: int) -> int:
+    """Nodes the user pool keeps once the trainees have arrived and the placeholders shrank to hub.placeholders."""
+    return min(max_nodes, nodes_for(trainees + standing, per_node))
+
+
+# How long cluster-autoscaler keeps nodes it no longer needs: a node is removed once unneeded for 10 minutes, and
+# not within 10 minutes of the last scale-up (kubernetes/autoscaler cluster-autoscaler-1.34.5, config/const.go,
+# DefaultScaleDownUnneededTime; config/flags/flags.go, scale-down-delay-after-add). Both start at the latest when the
+# displaced placeholders go, at the end of a session's arrival time. GKE runs its own build of the autoscaler.
+SCALE_DOWN_MINUTES = 10

@@ -2,12 +2,14 @@
 
 Before a session (hub.scheduleLeadMinutes) the hub's user placeholders grow to one for each expected trainee
 (components/cluster/capacity.py), so that the autoscaler has added the user nodes, and the continuous pre-puller has pulled
-the profile images onto them (hub.prePuller), when the trainees arrive; after it they shrink back to hub.placeholders
-and the user pool scales down. CronJobs in the cluster set the count with kubectl at those times, in the sessions'
+the profile images onto them (hub.prePuller), when the trainees arrive. Each server that starts evicts a placeholder
+(components/hub/hub.py, POD_PRIORITY), which then waits for a node of its own; once the trainees have arrived
+(hub.scheduleArrivalMinutes after the start, or at the session's end if that comes first) the placeholders shrink back
+to hub.placeholders, so that the pool keeps the trainees' nodes and lets the displaced placeholders' go. CronJobs in the cluster set the count with kubectl at those times, in the sessions'
 time zone, as the only thing a ServiceAccount of their own may do.
 
 The count at any moment of the week is the largest one asked for then: hub.placeholders, or a session's from its
-lead time to its end. A CronJob runs at each moment the count changes, one per time of day and count, on every
+lead time to the end of its arrival time. A CronJob runs at each moment the count changes, one per time of day and count, on every
 weekday it applies to (a lead time before midnight falls on the day before). A `pulumi up` leaves the count a
 CronJob set: Helm 3 upgrades an object by a three-way merge of the last release's manifest, the new one and the live
 object (helm/helm v3.20.2, the Helm of pulumi/pulumi-kubernetes' provider/go.mod in July 2026: pkg/kube/client.go,
@@ -74,24 +76,42 @@ class Change:
         return f"placeholders-{'-'.join(self.days)}-{self.minute // 60:02d}{self.minute % 60:02d}"
 
 
-def _windows(session: ClassSession, lead: int) -> list[tuple[int, int]]:
-    """The minutes of the week (from Monday 00:00) a session holds its placeholders: from its lead time to its end."""
-    return [(WEEKDAYS.index(day) * MINUTES_PER_DAY + session.start_minute - lead,
-             WEEKDAYS.index(day) * MINUTES_PER_DAY + session.end_minute) for day in session.days]
+@dataclass(frozen=True)
+class Timing:
+    """When a session's placeholders are held: lead minutes before its start to arrival minutes after it (at most its
+    end); hub.placeholders stand the rest of the week."""
+
+    lead: int
+    arrival: int
+    standing: int
+
+    @classmethod
+    def of(cls, hub: HubSettings) -> "Timing":
+        return cls(hub.schedule_lead_minutes, hub.schedule_arrival_minutes, hub.placeholders)
+
+    def held_minutes(self, session: ClassSession) -> int:
+        """How long after its start a session holds its placeholders."""
+        return min(self.arrival, session.end_minute - session.start_minute)
+
+    def windows(self, session: ClassSession) -> list[tuple[int, int]]:
+        """The minutes of the week (from Monday 00:00) a session holds its placeholders."""
+        return [(WEEKDAYS.index(day) * MINUTES_PER_DAY + session.start_minute - self.lead,
+                 WEEKDAYS.index(day) * MINUTES_PER_DAY + session.start_minute + self.held_minutes(session))
+                for day in session.days]
 
 
-def replicas_at(minute: int, sessions: tuple[ClassSession, ...], lead: int, standing: int) -> int:
+def replicas_at(minute: int, sessions: tuple[ClassSession, ...], timing: Timing) -> int:
     """The placeholders at a minute of the week: the most any session holds then, at least hub.placeholders."""
-    held = [capacity.session_placeholders(session.trainees, standing) for session in sessions
-            for start, end in _windows(session, lead) if (minute - start) % MINUTES_PER_WEEK < end - start]
-    return max([standing, *held])
+    held = [capacity.session_placeholders(session.trainees, timing.standing) for session in sessions
+            for start, end in timing.windows(session) if (minute - start) % MINUTES_PER_WEEK < end - start]
+    return max([timing.standing, *held])
 
 
-def changes(sessions: tuple[ClassSession, ...], lead: int, standing: int) -> tuple[Change, ...]:
+def changes(sessions: tuple[ClassSession, ...], timing: Timing) -> tuple[Change, ...]:
     """The moments of the week the placeholders change, each time of day and count with its weekdays."""
-    moments = sorted({edge % MINUTES_PER_WEEK for session in sessions for window in _windows(session, lead)
+    moments = sorted({edge % MINUTES_PER_WEEK for session in sessions for window in timing.windows(session)
                       for edge in window})
-    counts = [replicas_at(moment, sessions, lead, standing) for moment in moments]
+    counts = [replicas_at(moment, sessions, timing) for moment in moments]
     grouped: dict[tuple[int, int], list[str]] = {}
     for index, moment in enumerate(moments):
         if counts[index] != counts[index - 1]:  # the first moment compares with the last: the week goes round
@@ -168,7 +188,7 @@ class PlaceholderSchedule(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[binding])),
             )
-            for change in changes(hub.schedule, hub.schedule_lead_minutes, hub.placeholders)
+            for change in changes(hub.schedule, Timing.of(hub))
         ]
         self.register_outputs({"cronJobs": [job.metadata.name for job in self.cron_jobs]})
 

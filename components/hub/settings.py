@@ -205,6 +205,10 @@ class HubSettings(Model):
     schedule_lead_minutes: WholeNumber(0, 12 * 60) = setting(
         30, "Minutes before each session of hub.schedule that the placeholders grow (at most 720), so that the user "
         "pool has added its nodes and pulled the images when the trainees arrive.")
+    schedule_arrival_minutes: WholeNumber(0, 12 * 60) = setting(
+        15, "Minutes after each session of hub.schedule starts that the placeholders keep their room for trainees still "
+        "arriving (at most 720); then they shrink to hub.placeholders, as the placeholders that trainees' servers "
+        "displaced would otherwise ask for as many nodes again until the session ends.")
     # the class size the hub and the user pool are sized for; 0 when not given
     expected_users: WholeNumber(0, 5000) = setting(
         0, "Trainees expected at once. The hub lets that many servers start at the same time (JupyterHub's concurrent "

@@ -96,9 +96,12 @@ SESSIONS = [{"days": ["mon", "wed"], "start": "09:00", "end": "12:30", "timeZone
 def test_a_session_holds_a_placeholder_for_each_trainee_and_its_servers_displace_them():
     assert capacity.session_placeholders(30, 2) == 30
     assert capacity.session_placeholders(1, 2) == 2  # never below hub.placeholders
-    # 30 servers and the 30 placeholders they displace, 7 to a node; at most maxNodes.
-    assert capacity.nodes_in_session(30, 30, 7, 20) == 9
-    assert capacity.nodes_in_session(100, 100, 7, 20) == 20
+    # While the trainees arrive: 30 servers and the 30 placeholders they displace, 7 to a node; at most maxNodes.
+    assert capacity.nodes_while_arriving(30, 30, 7, 20) == 9
+    assert capacity.nodes_while_arriving(100, 100, 7, 20) == 20
+    # Then the placeholders shrink to hub.placeholders: 30 servers and 2 placeholders.
+    assert capacity.nodes_in_session(30, 2, 7, 20) == 5
+    assert capacity.nodes_in_session(140, 2, 7, 20) == 20
 
 
 def test_a_nodes_price_is_its_vcpus_and_memory_at_the_regions_rates():
@@ -113,19 +116,23 @@ def test_a_nodes_price_is_its_vcpus_and_memory_at_the_regions_rates():
 def test_the_planner_on_gke():
     assert planner.plan(offline.settings("gke", {"hub.schedule": SESSIONS})) == [
         "Class sessions of stack gke (hub.schedule), for servers of the default profile python-spark (0.5 CPU, 2Gi):",
-        "the placeholders grow 30 minutes before each session (hub.scheduleLeadMinutes) and shrink to 2 after it "
-        "(hub.placeholders); times in Europe/Berlin",
+        "the placeholders grow 30 minutes before each session (hub.scheduleLeadMinutes) and shrink to 2 "
+        "(hub.placeholders) 15 minutes after its start (hub.scheduleArrivalMinutes), or at its end; times in "
+        "Europe/Berlin",
         "images: the continuous pre-puller pulls the profile images onto each new user node (hub.prePuller)",
         "user pool: e2-highmem-4, 0 to 20 nodes, 7 servers each; $0.2329 an hour each (on-demand in europe-west3, "
         "prices of 2026-07-30)",
-        "session  days     time         trainees  placeholders  nodes ready  nodes in session  pool $/hour",
-        "0        mon,wed  09:00-12:30  30        30            5            9                 2.10",
-        "1        mon      13:00-16:00  20        20            3            6                 1.40",
-        "nodes ready: the placeholders' room as the session starts; nodes in session: as the trainees' servers "
-        "displace the placeholders, these ask for room again, up to maxNodes 20",
+        "session  days     time         trainees  placeholders  nodes ready  nodes arriving  nodes in session  "
+        "pool $/hour",
+        "0        mon,wed  09:00-12:30  30        30            5            9               5                 1.16",
+        "1        mon      13:00-16:00  20        20            3            6               4                 0.93",
+        "nodes ready: the placeholders' room as the session starts; nodes arriving: as the trainees' servers "
+        "displace the placeholders, these ask for room again, up to maxNodes 20; nodes in session: once the "
+        "placeholders have shrunk and the autoscaler has removed the nodes left empty (about 10 minutes later)",
         "outside the sessions: 2 placeholders and minNodes 0 keep 1 node ($0.23 an hour)",
-        # 2 x (0.5 h x 5 + 3.5 h x 9) x $0.2329 + (0.5 h x 3 + 3 h x 6) x $0.2329
-        "total: 3 sessions a week, 10 hours of class; the user pool costs at most $20.38 a week from each lead time "
+        # Lead, arrival and the autoscaler's 10 minutes, then the session: 2 x (0.5 h x 5 + 25 min x 9 + 185 min x 5)
+        # x $0.2329 + (0.5 h x 3 + 25 min x 6 + 155 min x 4) x $0.2329
+        "total: 3 sessions a week, 10 hours of class; the user pool costs at most $13.43 a week from each lead time "
         "to each session's end",
         "result: 2 sessions planned; 4 CronJobs set the placeholders; the user pool reaches 9 of its 20 nodes",
     ]
@@ -143,6 +150,12 @@ def test_the_planner_where_nodes_or_prices_are_not_known():
         "total: 3 sessions a week, 10 hours of class",
         "result: 2 sessions planned; 4 CronJobs set the placeholders; the user nodes and their cost are unknown here",
     ]
+    held = planner.plan(offline.settings("gke", {"hub.schedule": SESSIONS, "hub.scheduleArrivalMinutes": 720}))
+    assert held[5:7] == [  # the placeholders held to each session's end: the pool keeps the displaced ones' nodes
+        "0        mon,wed  09:00-12:30  30        30            5            9               9                 2.10",
+        "1        mon      13:00-16:00  20        20            3            6               6                 1.40"]
+    # 2 x (0.5 h x 5 + 3.5 h x 9) x $0.2329 + (0.5 h x 3 + 3 h x 6) x $0.2329
+    assert held[-2].endswith("the user pool costs at most $20.38 a week from each lead time to each session's end")
     elsewhere = planner.plan(offline.settings("gke", {"hub.schedule": SESSIONS, "gcp:zone": "asia-east1-b"}))
     assert ("user pool: e2-highmem-4, 0 to 20 nodes, 7 servers each; no price for it in asia-east1 here (prices of "
             "europe-west3, us-central1)") in elsewhere

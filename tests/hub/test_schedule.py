@@ -35,9 +35,14 @@ def item(days, start, end, trainees, time_zone=BERLIN) -> dict:
     return {"days": list(days), "start": start, "end": end, "timeZone": time_zone, "trainees": trainees}
 
 
-def plan(sessions, lead=30, standing=2) -> list[tuple[str, str, int]]:
+# The longest hub.scheduleArrivalMinutes: the sessions below are no longer, so they hold their placeholders to the end.
+TO_THE_END = 12 * 60
+
+
+def plan(sessions, lead=30, standing=2, arrival=TO_THE_END) -> list[tuple[str, str, int]]:
     """(CronJob name, schedule, replicas) of each change."""
-    return [(c.name, c.schedule, c.replicas) for c in schedule.changes(tuple(sessions), lead, standing)]
+    timing = schedule.Timing(lead=lead, arrival=arrival, standing=standing)
+    return [(c.name, c.schedule, c.replicas) for c in schedule.changes(tuple(sessions), timing)]
 
 
 # --- when the placeholders change ------------------------------------------------------------------------------
@@ -75,7 +80,7 @@ def test_a_session_right_after_another_keeps_its_warm_start():
         ("placeholders-mon-1200", "0 12 * * 1", 20),
         ("placeholders-mon-1500", "0 15 * * 1", 2),
     ]
-    assert [schedule.replicas_at(minute, (morning, afternoon), 30, 2) for minute in (8 * 60 + 29, 8 * 60 + 30, 11 * 60 + 45,
+    assert [schedule.replicas_at(minute, (morning, afternoon), schedule.Timing(30, TO_THE_END, 2)) for minute in (8 * 60 + 29, 8 * 60 + 30, 11 * 60 + 45,
                                                                                       12 * 60, 14 * 60 + 59, 15 * 60)] \
         == [2, 30, 30, 20, 20, 2]
     # A bigger session after a smaller one grows the count during the smaller one's end.
@@ -84,6 +89,33 @@ def test_a_session_right_after_another_keeps_its_warm_start():
         ("placeholders-tue-0945", "45 9 * * 2", 40),
         ("placeholders-tue-1200", "0 12 * * 2", 2),
     ]
+
+
+def test_the_placeholders_shrink_once_the_trainees_have_arrived():
+    """The servers that started displaced placeholders, which would ask for a node each until the session's end."""
+    morning = session(["mon", "wed"], "09:00", "12:30", 30)
+    assert plan([morning], arrival=15) == [
+        ("placeholders-mon-wed-0830", "30 8 * * 1,3", 30),
+        ("placeholders-mon-wed-0915", "15 9 * * 1,3", 2),
+    ]
+    assert plan([morning], arrival=0) == [
+        ("placeholders-mon-wed-0830", "30 8 * * 1,3", 30),
+        ("placeholders-mon-wed-0900", "0 9 * * 1,3", 2),
+    ]
+    assert plan([morning], arrival=211) == plan([morning], arrival=210) == plan([morning])  # at most to its end
+    assert plan([morning], lead=0, arrival=0) == []  # no warm start at all
+    # The afternoon's lead time no longer meets the morning's end: the count falls to hub.placeholders in between.
+    morning, afternoon = session(["mon"], "09:00", "12:00", 30), session(["mon"], "12:00", "15:00", 20)
+    assert plan([morning, afternoon], arrival=15) == [
+        ("placeholders-mon-0830", "30 8 * * 1", 30),
+        ("placeholders-mon-0915", "15 9 * * 1", 2),
+        ("placeholders-mon-1130", "30 11 * * 1", 20),
+        ("placeholders-mon-1215", "15 12 * * 1", 2),
+    ]
+    timing = schedule.Timing(lead=30, arrival=15, standing=2)
+    assert [schedule.replicas_at(minute, (morning, afternoon), timing) for minute in (8 * 60 + 29, 9 * 60 + 14, 9 * 60 + 15,
+                                                                                      11 * 60 + 30, 12 * 60 + 15)] \
+        == [2, 30, 2, 20, 2]
 
 
 def test_one_cronjob_per_time_of_day_and_count():
@@ -158,13 +190,15 @@ def test_sessions_back_to_back_or_on_other_days_are_fine():
     preview = run_preview("baremetal", {"hub.schedule": [MORNING, item(["mon"], "12:30", "14:00", 20),
                                                          item(["tue"], "10:00", "11:00", 20)]})
     assert sorted(job.inputs["metadata"]["name"] for job in preview.of_type(CRON_JOB)) == [
-        "placeholders-mon-1230", "placeholders-mon-1400", "placeholders-mon-wed-0830", "placeholders-tue-0930",
-        "placeholders-tue-1100", "placeholders-wed-1230"]
+        "placeholders-mon-1200", "placeholders-mon-1245", "placeholders-mon-wed-0830", "placeholders-mon-wed-0915",
+        "placeholders-tue-0930", "placeholders-tue-1015"]
 
 
-def test_the_lead_time_is_at_most_twelve_hours():
+def test_the_lead_and_arrival_times_are_at_most_twelve_hours():
     assert config_error("baremetal", {"hub.schedule": [MORNING], "hub.scheduleLeadMinutes": 721}) == (
         "Invalid configuration mltraining:hub.scheduleLeadMinutes = 721: expected a whole number between 0 and 720")
+    assert config_error("baremetal", {"hub.schedule": [MORNING], "hub.scheduleArrivalMinutes": -1}) == (
+        "Invalid configuration mltraining:hub.scheduleArrivalMinutes = -1: expected a whole number between 0 and 720")
 
 
 def test_a_session_the_user_pool_can_never_hold_is_refused():
@@ -206,9 +240,9 @@ def test_one_cronjob_per_change_in_the_namespace_through_the_cluster_provider(sc
     assert {job.inputs["metadata"]["name"]: (job.inputs["spec"]["schedule"], container(job_template(job))["args"])
             for job in jobs} == {
         "placeholders-mon-wed-0830": ("30 8 * * 1,3", args(30)),
-        "placeholders-mon-1230": ("30 12 * * 1", args(20)),  # the morning ends as the afternoon's lead time begins
-        "placeholders-wed-1230": ("30 12 * * 3", args(2)),
-        "placeholders-mon-1600": ("0 16 * * 1", args(2)),
+        "placeholders-mon-wed-0915": ("15 9 * * 1,3", args(2)),  # hub.scheduleArrivalMinutes: 15 by default
+        "placeholders-mon-1230": ("30 12 * * 1", args(20)),
+        "placeholders-mon-1315": ("15 13 * * 1", args(2)),
     }
     [provider] = scheduled.of_type("pulumi:providers:kubernetes")
     for job in jobs:
@@ -283,10 +317,17 @@ def test_the_objects_are_valid_kubernetes(scheduled, version):
         kubernetes_validate.validate(manifest(resource), version, strict=True)
 
 
+def test_the_arrival_time_comes_from_the_stack():
+    preview = run_preview("baremetal", {"hub.schedule": [MORNING], "hub.scheduleArrivalMinutes": 0,
+                                        "hub.scheduleLeadMinutes": 45})
+    assert {job.inputs["metadata"]["name"]: job.inputs["spec"]["schedule"] for job in declared(preview, CRON_JOB)} == {
+        "placeholders-mon-wed-0815": "15 8 * * 1,3", "placeholders-mon-wed-0900": "0 9 * * 1,3"}
+
+
 def test_an_existing_cluster_schedules_on_any_node():
     preview = run_preview("baremetal", {"hub.schedule": [MORNING], "hub.placeholders": 1})
     jobs = declared(preview, CRON_JOB)
-    assert [job.inputs["metadata"]["name"] for job in jobs] == ["placeholders-mon-wed-0830", "placeholders-mon-wed-1230"]
+    assert [job.inputs["metadata"]["name"] for job in jobs] == ["placeholders-mon-wed-0830", "placeholders-mon-wed-0915"]
     assert all(not pod_spec(job_template(job)).get("nodeSelector") for job in jobs)
     assert container(job_template(jobs[1]))["args"][2] == "--replicas=1"
 
