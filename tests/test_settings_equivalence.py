@@ -1,7 +1,7 @@
 """The settings accept and reject exactly what they did before they became typed models (issue 15), in the same words.
 
-tests/snapshots/settings/corpus.jsonl holds configurations and what components/settings.py made of each when it was
-still hand-written (recorded once, with `python -m tests.test_settings_equivalence record CAPTURED...`): the exact ConfigError
+tests/snapshots/settings/corpus.jsonl holds configurations and what the hand-written components/settings.py (before
+commit 6252cd0) made of each (recorded once, with `python -m tests.test_settings_equivalence record CAPTURED...`): the exact ConfigError
 line (and the missing secret's key), or digests of the loaded Settings, concern by concern, with every attribute and
 property of the settings classes (secret Outputs as their value and secrecy, tuples told from lists) and the warnings
 the loading logged. The configurations are the stack files, every override the tests passed to the offline preview
@@ -151,7 +151,7 @@ def fingerprint(value: Any, kind: Any, schema: dict[str, list]) -> Any:
 
 
 def settings_schema() -> dict[str, list]:
-    """Each settings dataclass of today's components/settings.py: its fields and properties, each with the settings
+    """Each settings dataclass of components/settings.py before commit 6252cd0: its fields and properties, each with the settings
     class it holds (or None), read from their annotations (recorded once)."""
     import inspect
     import re

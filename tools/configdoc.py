@@ -4,7 +4,7 @@ default and description.
     python -m tools.configdoc
 
 Only the block from `config:` on is rewritten; the rest of Pulumi.yaml and its comments stay as they are.
-tests/test_configdoc.py fails when the committed block differs from what the models say.
+tests/tools/test_configdoc.py fails when the committed block differs from what the models say.
 """
 
 import json

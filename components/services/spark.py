@@ -37,7 +37,7 @@ RUNTIMES: dict[str, SparkRuntime] = {
 def runtime(image: str) -> SparkRuntime:
     """The Spark and Python versions of a pyspark image; an image not listed above is a mistake in the program."""
     if image not in RUNTIMES:
-        raise KeyError(f"{image}: add the Spark and Python versions it ships to components.spark.RUNTIMES")
+        raise KeyError(f"{image}: add the Spark and Python versions it ships to components.services.spark.RUNTIMES")
     return RUNTIMES[image]
 
 

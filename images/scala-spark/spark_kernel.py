@@ -11,7 +11,7 @@
   the class behind bin/spark-class and bin/spark-submit), so that they are those of the Spark in $SPARK_HOME;
 - this server's Spark settings as `spark.*` system properties, which every `new SparkConf()` (so
   `SparkSession.builder()`) reads: the --master and --conf settings of PYSPARK_SUBMIT_ARGS, which the hub gives
-  every server for PySpark (components/spark.py, submit_args);
+  every server for PySpark (components/services/spark.py, submit_args);
 - spark.repl.class.outputDir: the directory almond compiles the notebook's cells to (its --output-directory;
   almond-sh/almond v0.14.5, modules/scala/scala-kernel/src/main/scala/almond/Options.scala). SparkContext serves
   that directory on the driver's RPC port and sets spark.repl.class.uri, from which executors load the classes of
