@@ -99,17 +99,22 @@ SMOKE_TOKEN_KEY = f"hub.services.{SMOKE_SERVICE}.apiToken"
 # servers (admin:servers) and use those servers' API (access:servers). JupyterHub 5.5.4, jupyterhub/scopes.py.
 SMOKE_SCOPES = ("admin:users", "admin:servers", "access:servers")
 # Pod priority, without which the placeholders (hub.placeholders, hub.schedule) never make room: a trainee's server
-# evicts a placeholder only from a higher priority, and the evicted placeholder, Pending, makes the autoscaler add a
-# node only if its priority is not below the autoscaler's cutoff. z2jh 4.4.0 leaves it off (jupyterhub/values.yaml,
-# scheduling.podPriority.enabled: false; templates/NOTES.txt warns of "placeholders that refuse to make room for a
-# real user"); these are the priorities its schema recommends for a cutoff of -10 "(GKE)"
-# (jupyterhub/values.schema.yaml, scheduling.podPriority), which is also cluster-autoscaler's default
-# (kubernetes/autoscaler cluster-autoscaler-1.34.5, cluster-autoscaler/config/flags/flags.go:
-# expendable-pods-priority-cutoff -10, "Pods with priority below cutoff ... don't cause scale up"). With them the
-# chart gives the hub, proxy and user scheduler, and KubeSpawner's servers, its "priority" class (files/hub/
-# jupyterhub_config.py: c.KubeSpawner.priority_class_name), the image pullers theirs and the placeholders theirs.
-POD_PRIORITY = {"enabled": True, "globalDefault": False, "defaultPriority": 0, "imagePullerPriority": -5,
-                "userPlaceholderPriority": -10}
+# evicts a placeholder only from a higher priority (z2jh 4.4.0, templates/NOTES.txt warns of "placeholders that
+# refuse to make room for a real user"), and the evicted placeholder, Pending, makes the autoscaler add a node only if
+# its priority is not below the autoscaler's cutoff, -10 by default (kubernetes/autoscaler cluster-autoscaler-1.34.5,
+# cluster-autoscaler/config/flags/flags.go, expendable-pods-priority-cutoff: "Pods with priority below cutoff ...
+# don't cause scale up"). The chart's own scheduling.podPriority cannot give it: it also puts its hook-image-puller
+# DaemonSet, a pre-install and pre-upgrade hook, in the chart's image-puller PriorityClass
+# (jupyterhub/templates/image-puller/_helpers-daemonset.tpl, priorityclass.yaml), which Helm creates only after the
+# hooks have run (helm/helm v3.20.2, pkg/action/install.go and upgrade.go: execHook of the pre hooks, then
+# KubeClient.Create or Update), and the Priority admission plugin refuses a pod whose class does not exist
+# (kubernetes/kubernetes 07ef5fd, plugin/pkg/admission/priority/admission.go: "no PriorityClass with name %v was
+# found"): the hook would wait for pods never created until the release timed out, on the first install and on the
+# upgrade that turned it on. So the placeholders alone get a class of the program's own, through
+# scheduling.userPlaceholder.extraPodSpec (templates/scheduling/user-placeholder/statefulset.yaml), and every other
+# pod keeps the cluster's default priority, 0 where no class is the global default. It never preempts a pod itself.
+# The chart's notes, which do not see this class, still warn of placeholders without pod priority.
+PLACEHOLDER_PRIORITY = -10
 # The pre-puller hook holds the release until every user node has pulled the profile images (GBs each).
 RELEASE_TIMEOUT_SECONDS = 1800
 # A first spawn on a node without the pre-pulled image pulls it first.
@@ -332,7 +337,7 @@ def _exposure(hub: HubSettings) -> dict:
     return {"proxy": proxy, "ingress": ingress}
 
 
-def hub_values(args: JupyterHubArgs) -> dict:
+def hub_values(args: JupyterHubArgs, placeholder_priority_class: pulumi.Input[str]) -> dict:
     """The release values, as typed data (Outputs inside are resolved by Pulumi)."""
     hub, cluster = args.hub, args.cluster
     values = {
@@ -356,11 +361,11 @@ def hub_values(args: JupyterHubArgs) -> dict:
             "startTimeout": SPAWN_TIMEOUT_SECONDS,
         },
         "scheduling": {
-            "podPriority": POD_PRIORITY,
             # Each placeholder holds the room of one server of the default profile (unset, the chart requests
-            # singleuser.cpu/memory: 1G and no CPU, less than a server).
+            # singleuser.cpu/memory: 1G and no CPU, less than a server), at the priority servers evict.
             "userPlaceholder": {"enabled": True, "replicas": hub.placeholders, "resources": {"requests": {
-                "cpu": hub.default_profile.cpu_guarantee, "memory": hub.default_profile.memory_guarantee}}},
+                "cpu": hub.default_profile.cpu_guarantee, "memory": hub.default_profile.memory_guarantee}},
+                "extraPodSpec": {"priorityClassName": placeholder_priority_class}},
             # The hub, proxy and user scheduler stay on the core pool where the cluster has one.
             "corePods": {"nodeAffinity": {"matchNodePurpose": "require" if cluster.core_node_selector else "prefer"}},
         },
@@ -387,6 +392,17 @@ class JupyterHub(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: JupyterHubArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mltraining:hub:JupyterHub", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.cluster.provider)
+        # Cluster-wide: named after the namespace, so that environments side by side keep their own.
+        placeholder_priority = k8s.scheduling.v1.PriorityClass(
+            f"{name}-placeholder-priority",
+            metadata={"name": pulumi.Output.concat(args.namespace, "-user-placeholder")},
+            value=PLACEHOLDER_PRIORITY,
+            global_default=False,
+            preemption_policy="Never",
+            description="Placeholders that hold room for trainees' servers: any server evicts them.",
+            opts=child,
+        )
         self.release = k8s.helm.v3.Release(
             f"{name}-jupyterhub",
             name=RELEASE_NAME,
@@ -394,9 +410,9 @@ class JupyterHub(pulumi.ComponentResource):
             version=CHART_VERSION,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
             namespace=args.namespace,
-            values=hub_values(args),
+            values=hub_values(args, placeholder_priority.metadata.name),
             timeout=RELEASE_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.cluster.provider),
+            opts=child,
         )
         # Known once the release is in, so that the URL is not handed out before the hub exists.
         self.url = self.release.status.apply(lambda _: hub_url(args.hub, args.auth))

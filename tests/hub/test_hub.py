@@ -3,6 +3,7 @@
 import json
 
 import pulumi
+import kubernetes_validate
 import pytest
 
 from components.hub import hub as hub_module
@@ -12,6 +13,7 @@ from components.storage.nfs_endpoint import NfsEndpoint
 from components.storage.storage import StorageResult
 from components.services.user_access import UserAccess
 from tests.conftest import config_error, run_preview
+from tests.kubernetes_objects import KUBERNETES_VERSIONS, manifest
 
 # The baremetal stack with development login on a hub reached by kubectl port-forward.
 DUMMY = {"auth.type": "dummy", "auth.allowedGroups": None, "hub.ingress": False, "hub.host": None}
@@ -239,7 +241,8 @@ def test_culling_pre_pulling_and_placeholders_from_config(gke):
     assert v["prePuller"] == {"hook": {"enabled": True}, "continuous": {"enabled": True}}
     # Each placeholder holds the room of a server of the default profile (Pulumi.gke.yaml: python-spark).
     assert v["scheduling"]["userPlaceholder"] == {"enabled": True, "replicas": 2,
-                                                  "resources": {"requests": {"cpu": "0.5", "memory": "2Gi"}}}
+                                                  "resources": {"requests": {"cpu": "0.5", "memory": "2Gi"}},
+                                                  "extraPodSpec": {"priorityClassName": "jupyterhub-user-placeholder"}}
     changed = values(run_preview("gke", {"hub.cullTimeout": 1800, "hub.prePuller": False, "hub.placeholders": 0}))
     assert changed["cull"]["timeout"] == 1800
     assert changed["prePuller"] == {"hook": {"enabled": False}, "continuous": {"enabled": False}}
@@ -249,19 +252,32 @@ def test_culling_pre_pulling_and_placeholders_from_config(gke):
 # cluster-autoscaler's default: a Pending pod of lower priority adds no node (kubernetes/autoscaler
 # cluster-autoscaler-1.34.5, cluster-autoscaler/config/flags/flags.go, expendable-pods-priority-cutoff).
 AUTOSCALER_PRIORITY_CUTOFF = -10
+PRIORITY_CLASS = "kubernetes:scheduling.k8s.io/v1:PriorityClass"
 
 
 def test_placeholders_make_room_for_servers_and_then_ask_for_a_node(gke, baremetal):
-    """Without pod priority z2jh's placeholders never yield to a server (templates/NOTES.txt warns of it)."""
+    """Without a priority below the servers' z2jh's placeholders never yield to one (templates/NOTES.txt warns)."""
     for preview in (gke, baremetal):
-        scheduling = values(preview)["scheduling"]
-        priority = scheduling["podPriority"]
-        assert scheduling["userPlaceholder"]["enabled"] and priority["enabled"]
-        assert priority["globalDefault"] is False  # the cluster's other pods keep theirs
-        # Servers (the chart's default class) evict placeholders; the image pullers come between.
-        assert priority["defaultPriority"] > priority["imagePullerPriority"] > priority["userPlaceholderPriority"]
-        # An evicted placeholder, Pending, still makes the autoscaler add a node for it.
-        assert priority["userPlaceholderPriority"] >= AUTOSCALER_PRIORITY_CUTOFF
+        [priority] = preview.of_type(PRIORITY_CLASS)
+        assert priority.inputs["metadata"]["name"] == "jupyterhub-user-placeholder"  # the namespace's
+        placeholder = values(preview)["scheduling"]["userPlaceholder"]
+        assert placeholder["extraPodSpec"] == {"priorityClassName": "jupyterhub-user-placeholder"}
+        # Servers, at the default priority 0, evict placeholders; an evicted one, Pending, still adds a node.
+        assert AUTOSCALER_PRIORITY_CUTOFF <= priority.inputs["value"] < 0
+        assert priority.inputs["globalDefault"] is False and priority.inputs["preemptionPolicy"] == "Never"
+        # Not the chart's pod priority: its pre-install hook's pods would name a class Helm creates after the hooks.
+        assert "podPriority" not in values(preview)["scheduling"]
+        assert values(preview)["prePuller"]["hook"]["enabled"] is True
+    other = run_preview("baremetal", {"namespace": "class-b"})
+    [priority] = other.of_type(PRIORITY_CLASS)
+    assert priority.inputs["metadata"]["name"] == "class-b-user-placeholder"
+    assert values(other)["scheduling"]["userPlaceholder"]["extraPodSpec"]["priorityClassName"] == "class-b-user-placeholder"
+
+
+def test_the_placeholder_priority_class_is_valid_kubernetes(gke):
+    [priority] = gke.of_type(PRIORITY_CLASS)
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(manifest(priority), version, strict=True)
 
 
 def test_user_pods_on_the_user_pool_and_hub_on_the_core_pool(gke, baremetal):
@@ -351,7 +367,7 @@ def test_builder_merges_every_service_into_environment_and_policy():
                        ingress=({"from": [{"podSelector": {"matchLabels": {"app": "spark"}}}]},))
     kafka = UserAccess(environment={"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"},
                        egress=({"to": [{"podSelector": {"matchLabels": {"app": "kafka"}}}]},))
-    singleuser = hub_module.hub_values(builder_args([spark, kafka]))["singleuser"]
+    singleuser = hub_module.hub_values(builder_args([spark, kafka]), "placeholders")["singleuser"]
     assert singleuser["extraEnv"] == {"SPARK_MASTER_URL": "spark://m:7077", "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092"}
     assert singleuser["networkPolicy"]["egress"] == [*spark.egress, *kafka.egress]
     assert singleuser["networkPolicy"]["ingress"] == list(spark.ingress)
@@ -361,12 +377,12 @@ def test_builder_merges_every_service_into_environment_and_policy():
 def test_builder_refuses_two_services_setting_one_variable():
     one, other = UserAccess(environment={"HDFS_URL": "a"}), UserAccess(environment={"HDFS_URL": "b"})
     with pytest.raises(ValueError, match="HDFS_URL"):
-        hub_module.hub_values(builder_args([one, other]))
+        hub_module.hub_values(builder_args([one, other]), "placeholders")
 
 
 def test_builder_mounts_the_storage_outputs_it_is_given():
     args = builder_args()
-    storage = hub_module.hub_values(args)["singleuser"]["storage"]
+    storage = hub_module.hub_values(args, "placeholders")["singleuser"]["storage"]
     assert storage["dynamic"]["storageClass"] is args.storage.storage_class
     claims = {v["name"]: v["persistentVolumeClaim"] for v in storage["extraVolumes"]}
     assert claims == {"public": {"claimName": args.storage.public_claim, "readOnly": True},
@@ -434,7 +450,8 @@ def test_placeholders_are_the_size_of_the_default_profile():
                                                "memoryGuarantee": "6Gi", "memoryLimit": "6Gi", "default": True}]
     placeholder = values(run_preview("baremetal", {"hub.profiles": profiles, "hub.placeholders": 3}))["scheduling"][
         "userPlaceholder"]
-    assert placeholder == {"enabled": True, "replicas": 3, "resources": {"requests": {"cpu": "2", "memory": "6Gi"}}}
+    assert placeholder == {"enabled": True, "replicas": 3, "resources": {"requests": {"cpu": "2", "memory": "6Gi"}},
+                           "extraPodSpec": {"priorityClassName": "jupyterhub-user-placeholder"}}
 
 
 def test_no_privileged_init_container_where_the_network_policy_blocks_the_metadata_server(gke, baremetal):
