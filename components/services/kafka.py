@@ -16,9 +16,12 @@ STRIMZI_CHART = "oci://quay.io/strimzi-helm/strimzi-kafka-operator"
 STRIMZI_VERSION = "1.2.0"
 STRIMZI_API = "kafka.strimzi.io/v1"
 # Helm installs a chart's crds/ only on the first install and never upgrades them, so the CRDs of the pinned
-# version come from the release's own bundle, applied before the operator, as Strimzi's upgrade instructions
-# say (strimzi/strimzi-kafka-operator, tag 1.2.0, packaging/helm-charts/helm3/strimzi-kafka-operator/README.md,
-# "Upgrading your clusters": apply the new CRDs before upgrading the operator).
+# version come from the release's own bundle (strimzi/strimzi-kafka-operator, tag 1.2.0,
+# helm-charts/helm3/strimzi-kafka-operator/README.md, "Upgrading your Clusters": "The helm upgrade command does not
+# upgrade the Custom Resource Definitions"). They are applied before the operator, so that it finds them when it
+# starts. That README updates the CRDs "after upgrading the Cluster Operator": a change of STRIMZI_VERSION
+# whose CRDs drop a version the running operator uses must be rolled out in that order, the release first
+# (pulumi up --target its URN), then the rest.
 STRIMZI_CRDS = (f"https://github.com/strimzi/strimzi-kafka-operator/releases/download/{STRIMZI_VERSION}/"
                 f"strimzi-crds-{STRIMZI_VERSION}.yaml")
 
