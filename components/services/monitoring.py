@@ -181,7 +181,10 @@ def prometheus_values(settings: MonitoringSettings, cluster: ClusterResult) -> d
         # On every node, user nodes too (the chart tolerates every NoSchedule taint). It keeps the chart's host
         # network and process namespace: node_cpu_seconds_total, node_memory_*, node_vmstat_oom_kill and the NFS
         # client's node_nfs_requests_total (dashboards/cluster.jsonnet, support.jsonnet) are the node's only there.
+        # So it listens on each node's port 9100 (prometheus-node-exporter-4.56.1, values.yaml service.port, with
+        # hostNetwork: true), which another node exporter may hold already: settings.node_exporter.
         "prometheus-node-exporter": {
+            "enabled": settings.node_exporter,
             "containerSecurityContext": dict(HARDENED),
             "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
         },

@@ -152,6 +152,10 @@ class MonitoringSettings(Model):
         30, "Days Prometheus keeps its samples (it also drops the oldest when its volume is 80% full).")
     storage_size: Quantity("1Gi") = setting(  # Prometheus's volume on the data class
         "20Gi", "Persistent volume size of Prometheus's samples, on the data class (kept through a teardown).")
+    node_exporter: Boolean = setting(
+        True, "Run Prometheus's node exporter on every node, on the node's network at port 9100, for the node figures "
+        "of the Cluster dashboard (CPU, memory, out-of-memory kills, NFS requests). false where the cluster runs one "
+        "on that port already: a second one could not start, and the release would time out.")
 
 
 class ServicesSettings(Model):

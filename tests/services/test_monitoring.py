@@ -105,6 +105,13 @@ def test_retention_and_volume_size_from_the_settings():
     assert (server["retention"], server["persistentVolume"]["size"], server["retentionSize"]) == ("90d", "50Gi", "40960MB")
 
 
+def test_the_node_exporter_runs_unless_the_cluster_has_one(monitored):
+    assert values(monitored, "prometheus")["prometheus-node-exporter"]["enabled"] is True
+    without = values(run_preview("baremetal", {**ON, "services.monitoring.nodeExporter": False}), "prometheus")
+    assert without["prometheus-node-exporter"]["enabled"] is False
+    assert without["kube-state-metrics"]["collectors"] == list(monitoring.KUBE_STATE_METRICS_COLLECTORS)
+
+
 def test_the_hub_is_scraped_as_a_service_that_may_only_read_metrics(monitored):
     hub = hub_values(monitored)["hub"]
     assert hub["services"]["prometheus"] == {}
@@ -244,6 +251,7 @@ PROMETHEUS_KEYS = {
     ("kube-state-metrics", "metricAnnotationsAllowList"): list,
     ("kube-state-metrics", "nodeSelector"): dict,
     ("kube-state-metrics", "resources"): dict,
+    ("prometheus-node-exporter", "enabled"): bool,
     ("prometheus-node-exporter", "containerSecurityContext"): dict,
     ("prometheus-node-exporter", "resources"): dict,
     ("server", "containerSecurityContext"): dict,
@@ -450,10 +458,11 @@ M = "Invalid configuration mltraining:services.monitoring"
     ({"services.monitoring.retentionDays": "30d"}, f'{M}.retentionDays = "30d": expected a whole number'),
     ({"services.monitoring.storageSize": "20GB"}, f'{M}.storageSize = "20GB": expected a Kubernetes quantity such as 100Gi'),
     ({"services.monitoring.storageSize": "512Mi"}, f'{M}.storageSize = "512Mi": expected at least 1Gi'),
+    ({"services.monitoring.nodeExporter": "off"}, f'{M}.nodeExporter = "off": expected true or false'),
     ({"services.monitoring.grafanaPassword": "x"},
      "Invalid configuration mltraining:services.monitoring.grafanaPassword: expected one of the keys declared in "
      "Pulumi.yaml; did you mean mltraining:services.monitoring.enabled?"),
-], ids=["enabled", "retention-zero", "retention-unit", "size-unit", "size-small", "unknown"])
+], ids=["enabled", "retention-zero", "retention-unit", "size-unit", "size-small", "node-exporter", "unknown"])
 def test_settings_errors_are_one_line(overrides, message):
     assert config_error("baremetal", {**ON, **overrides}) == message
 
