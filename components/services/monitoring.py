@@ -212,9 +212,13 @@ def grafana_values(cluster: ClusterResult) -> dict:
             # Where the chart mounts the ConfigMap of dashboardsConfigMaps.<provider> (templates/_pod.tpl).
             "options": {"path": f"/var/lib/grafana/dashboards/{DASHBOARDS_PROVIDER}"}}]}},
         "dashboardsConfigMaps": {DASHBOARDS_PROVIDER: DASHBOARDS_CONFIGMAP},
-        # Nothing leaves the cluster: no update checks or usage reports (its NetworkPolicy would drop them anyway).
+        # Nothing leaves the cluster: no update checks or usage reports, and none of the plugin downloads from
+        # grafana.com that Grafana starts with, its default preinstall list, which preinstall_disabled skips
+        # (grafana/grafana 0a8a924, pkg/setting/setting_plugins.go, readPluginSettings). Its NetworkPolicy would drop
+        # them anyway, with an error in the log for each.
         "grafana.ini": {"analytics": {"check_for_updates": False, "check_for_plugin_updates": False,
-                                      "reporting_enabled": False}},
+                                      "reporting_enabled": False},
+                        "plugins": {"preinstall_disabled": True}},
     }
 
 

@@ -220,6 +220,10 @@ def test_network_policies_let_only_grafana_ask_prometheus(monitored):
     [to_prometheus, dns] = policies["grafana"]["egress"]
     assert to_prometheus == {"to": [{"podSelector": {"matchLabels": server}}], "ports": [{"protocol": "TCP", "port": 9090}]}
     assert "to" not in dns and {p["port"] for p in dns["ports"]} == {53}
+    # So Grafana tries nothing outside: no update checks, usage reports or plugin downloads.
+    assert values(monitored, "grafana")["grafana.ini"] == {
+        "analytics": {"check_for_updates": False, "check_for_plugin_updates": False, "reporting_enabled": False},
+        "plugins": {"preinstall_disabled": True}}
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
