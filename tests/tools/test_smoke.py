@@ -140,6 +140,35 @@ def test_a_server_that_never_becomes_ready_fails_its_spawn_and_skips_its_kernels
     assert_cleaned_up(local_hub, runner)
 
 
+def hanging_first_cell(marker: Path) -> str:
+    """A first cell that never answers while the marker is missing, as ipykernel 7's now and then; it leaves the
+    marker, so that a second kernel's first cell prints ready."""
+    return (f"import os, time\nif not os.path.exists({str(marker)!r}):\n    open({str(marker)!r}, 'w').close()\n"
+            "    time.sleep(600)\nprint('ready')")
+
+
+@pytest.mark.engines
+def test_a_kernel_whose_first_cell_never_answers_is_replaced_once(local_hub, dev, tmp_path, monkeypatch):
+    monkeypatch.setitem(smoke.HELLO, "python", hanging_first_cell(tmp_path / "first-kernel"))
+    runner = run_smoke(local_hub, dev, "restart", only=("folders",), seconds={"kernel": 5})
+    found = results(runner)
+    assert found["python-spark: python3: start"] == (
+        True, "ready (from a second kernel: the first timed out after 5 s (kernel interrupted))")
+    assert found["python-spark: python3: folders"][0], found
+    assert_cleaned_up(local_hub, runner)
+
+
+@pytest.mark.engines
+def test_a_second_kernel_that_never_answers_fails_the_start_and_skips_the_checks(local_hub, dev, tmp_path, monkeypatch):
+    monkeypatch.setitem(smoke.HELLO, "python", "import time\ntime.sleep(600)")
+    runner = run_smoke(local_hub, dev, "hung", only=("folders",), seconds={"kernel": 3})
+    found = results(runner)
+    assert found["python-spark: python3: start"] == (False, "timed out after 3 s (kernel interrupted)")
+    assert not any(name == "python-spark: python3: folders" for name in found)
+    assert found["python-spark: stop"][0] and found["cleanup"] == (True, "deleted smoke-hung")
+    assert_cleaned_up(local_hub, runner)
+
+
 # --- the command ----------------------------------------------------------------------------------------------------
 
 
