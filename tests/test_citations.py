@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OWN_PATH = re.compile(r"(?<![\w/.-])((?:components|tests|tools)/[\w/]+\*?\.py)\b")
 # A name in a module, as a message gives it: components.services.spark.RUNTIMES.
 OWN_NAME = re.compile(r"(?<![\w.])(components(?:\.[a-z_]+)+)\.([A-Za-z_]\w*)\b")
+# A constant of a project file, as a comment cites it: (components/hub/hub.py, PLACEHOLDER_PRIORITY).
+OWN_CONSTANT = re.compile(r"\((components/[\w/]+\.py), ([A-Z][A-Z0-9_]+)[),;]")
 # A citation of a file as it was, which may be gone since: "components/settings.py (before commit 6252cd0)".
 HISTORY = re.compile(r"\s*\(?before\s+commit\s+[0-9a-f]{7,40}")
 
@@ -62,6 +64,15 @@ def test_every_cited_module_name_exists():
             module, name = match.groups()
             if name[0].isupper() and unknown_name(module, name):  # a constant or a class
                 stale.append(f"{file.relative_to(ROOT)}: {match.group(0)}")
+    for file in cited_files():
+        try:
+            text = file.read_text()
+        except UnicodeDecodeError:
+            continue
+        for match in OWN_CONSTANT.finditer(text):
+            path, name = match.groups()
+            if not missing(path) and unknown_name(path[:-3].replace("/", "."), name):
+                stale.append(f"{file.relative_to(ROOT)}: {match.group(0)}")
     assert stale == []
 
 
@@ -71,3 +82,6 @@ def test_the_checks_find_a_moved_module_and_leave_history_alone():
     assert missing("components/spark.py") and not missing("components/services/spark.py")
     assert not missing("tests/storage/test_nfs_server*.py") and missing("tests/test_nfs_server*.py")
     assert unknown_name("components.spark", "RUNTIMES") and not unknown_name("components.services.spark", "RUNTIMES")
+    assert [m.groups() for m in OWN_CONSTANT.finditer("(components/hub/hub.py, POD_PRIORITY), (x.py, Y)")] == [
+        ("components/hub/hub.py", "POD_PRIORITY")]
+    assert unknown_name("components.hub.hub", "POD_PRIORITY") and not unknown_name("components.hub.hub", "PLACEHOLDER_PRIORITY")
