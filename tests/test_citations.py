@@ -84,4 +84,5 @@ def test_the_checks_find_a_moved_module_and_leave_history_alone():
     assert unknown_name("components.spark", "RUNTIMES") and not unknown_name("components.services.spark", "RUNTIMES")
     assert [m.groups() for m in OWN_CONSTANT.finditer("(components/hub/hub.py, POD_PRIORITY), (x.py, Y)")] == [
         ("components/hub/hub.py", "POD_PRIORITY")]
-    assert unknown_name("components.hub.hub", "POD_PRIORITY") and not unknown_name("components.hub.hub", "PLACEHOLDER_PRIORITY")
+    assert unknown_name("components.hub.hub", "POD_PRIORITY")
+    assert not unknown_name("components.hub.hub", "PLACEHOLDER_PRIORITY")

@@ -1,19 +1,19 @@
 """The settings accept and reject exactly what they did before they became typed models (issue 15), in the same words.
 
 tests/snapshots/settings/corpus.jsonl holds configurations and what the hand-written components/settings.py (before
-commit 6252cd0) made of each (recorded once, with `python -m tests.test_settings_equivalence record CAPTURED...`): the exact ConfigError
-line (and the missing secret's key), or digests of the loaded Settings, concern by concern, with every attribute and
-property of the settings classes (secret Outputs as their value and secrecy, tuples told from lists) and the warnings
-the loading logged. The configurations are the stack files, every override the tests passed to the offline preview
-(recorded during a run of the suite), and generated mutations: each declared setting set to wrong types, bounds and
-patterns, each mode switched alone and with the others, unknown keys and maps, the object settings' fields, and pairs
-of mistakes (which one is reported first).
+commit 6252cd0) made of each (recorded once, with `python -m tests.test_settings_equivalence record CAPTURED...`): the
+exact ConfigError line (and the missing secret's key), or digests of the loaded Settings, concern by concern, with
+every attribute and property of the settings classes (secret Outputs as their value and secrecy, tuples told from
+lists) and the warnings the loading logged. The configurations are the stack files, every override the tests passed to
+the offline preview (recorded during a run of the suite), and generated mutations: each declared setting set to wrong
+types, bounds and patterns, each mode switched alone and with the others, unknown keys and maps, the object settings'
+fields, and pairs of mistakes (which one is reported first).
 
-The hub's settings hold the tag of the project's Scala image, which changes with its build folder (components/images.py,
-image_tag), and the gke stack file names that image. After such a change the outcomes are replayed with the
-hand-written settings: in a worktree of commit 7eeffe7 (the last with them) holding this repository's images/,
-Pulumi.gke.yaml, this file and the corpus, `python -m tests.test_settings_equivalence replay` rewrites the corpus's
-outcomes; copy it back.
+The hub's settings hold the tag of the project's Scala image, which changes with its build folder
+(components/images.py, image_tag), and the gke stack file names that image. After such a change the outcomes are
+replayed with the hand-written settings: in a worktree of commit 7eeffe7 (the last with them) holding this
+repository's images/, Pulumi.gke.yaml, this file and the corpus, `python -m tests.test_settings_equivalence replay`
+rewrites the corpus's outcomes; copy it back.
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ def fingerprint(value: Any, kind: Any, schema: dict[str, list]) -> Any:
 
 
 def settings_schema() -> dict[str, list]:
-    """Each settings dataclass of components/settings.py before commit 6252cd0: its fields and properties, each with the settings
-    class it holds (or None), read from their annotations (recorded once)."""
+    """Each settings dataclass of components/settings.py before commit 6252cd0: its fields and properties, each with
+    the settings class it holds (or None), read from their annotations (recorded once)."""
     import inspect
     import re
 

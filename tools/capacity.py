@@ -2,13 +2,13 @@
 
     python -m tools.capacity STACK
 
-Reads Pulumi.STACK.yaml offline, as the program reads it (tools/preview.py: no Pulumi CLI, cloud account or
-cluster), and prints for each session of hub.schedule its weekdays and times, the expected trainees, the
-placeholders that hold room for their servers, the user nodes ready when it starts, those the pool grows to
-while the trainees arrive and those it keeps while they work, and the pool's cost per hour then; then the week's total and a result line. The arithmetic is
-the program's own (components/cluster/capacity.py, components/hub/schedule.py). On an existing cluster, nodes and prices are
-not the program's to know: it prints the CPU and memory the placeholders reserve instead. A mistake in the
-configuration prints its one line and exits 1.
+Reads Pulumi.STACK.yaml offline, as the program reads it (tools/preview.py: no Pulumi CLI, cloud account or cluster),
+and prints for each session of hub.schedule its weekdays and times, the expected trainees, the placeholders that hold
+room for their servers, the user nodes ready when it starts, those the pool grows to while the trainees arrive and
+those it keeps while they work, and the pool's cost per hour then; then the week's total and a result line. The
+arithmetic is the program's own (components/cluster/capacity.py, components/hub/schedule.py). On an existing cluster,
+nodes and prices are not the program's to know: it prints the CPU and memory the placeholders reserve instead. A
+mistake in the configuration prints its one line and exits 1.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ to hub.placeholders, so that the pool keeps the trainees' nodes and lets the dis
 the cluster set the count with kubectl at those times, in the sessions' time zone, as the only thing a ServiceAccount
 of their own may do.
 
-The count at any moment of the week is the largest one asked for then: hub.placeholders, or a session's from its
-lead time to the end of its arrival time. A CronJob runs at each moment the count changes, one per time of day and
-count, on every weekday it applies to (a lead time before midnight falls on the day before). A `pulumi up` leaves the count a
+The count at any moment of the week is the largest one asked for then: hub.placeholders, or a session's from its lead
+time to the end of its arrival time. A CronJob runs at each moment the count changes, one per time of day and count,
+on every weekday it applies to (a lead time before midnight falls on the day before). A `pulumi up` leaves the count a
 CronJob set: Helm 3 upgrades an object by a three-way merge of the last release's manifest, the new one and the live
 object (helm/helm v3.20.2, the Helm of pulumi/pulumi-kubernetes' provider/go.mod in July 2026: pkg/kube/client.go,
 createPatch), and the chart's count changes only with hub.placeholders.
