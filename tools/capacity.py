@@ -70,6 +70,10 @@ class Pool:
     def nodes(self, servers: int) -> int:
         return max(self.min_nodes, capacity.nodes_for(servers, self.per_node))
 
+    def holding(self, pods: int) -> int:
+        """Nodes for servers and placeholders together, within minNodes and maxNodes."""
+        return max(self.min_nodes, capacity.nodes_holding(pods, self.per_node, self.max_nodes))
+
 
 def _cpu_cores(quantity: str) -> float:
     return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
@@ -135,12 +139,10 @@ def plan(settings: Settings) -> list[str]:
             row += [f"{held * _cpu_cores(profile.cpu_guarantee):g}", f"{memory:g}Gi"]
         else:
             ready = pool.nodes(held)
-            arriving = max(pool.min_nodes, capacity.nodes_while_arriving(session.trainees, held, pool.per_node,
-                                                                         pool.max_nodes))
-            working = max(pool.min_nodes, capacity.nodes_in_session(session.trainees, standing, pool.per_node,
-                                                                    pool.max_nodes))
-            if timing.held_minutes(session) == minutes:  # held to the end: the displaced placeholders' nodes stay
-                working = arriving
+            # While the trainees arrive their servers displace the placeholders, which ask for room again; then the
+            # placeholders shrink to hub.placeholders, unless they are held to the session's end.
+            arriving = pool.holding(session.trainees + held)
+            working = pool.holding(session.trainees + (held if timing.held_minutes(session) == minutes else standing))
             most_nodes = max(most_nodes, arriving)
             row += [f"{ready}", f"{arriving}", f"{working}"]
             if pool.price is not None:

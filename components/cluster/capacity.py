@@ -83,15 +83,10 @@ def session_placeholders(trainees: int, standing: int) -> int:
     return max(trainees, standing)
 
 
-def nodes_while_arriving(trainees: int, placeholders: int, per_node: int, max_nodes: int) -> int:
-    """Nodes the user pool grows to while a session's trainees arrive: their servers take the placeholders' room, and
-    the placeholders they displace wait for room of their own, which the autoscaler adds up to maxNodes."""
-    return min(max_nodes, nodes_for(trainees + placeholders, per_node))
-
-
-def nodes_in_session(trainees: int, standing: int, per_node: int, max_nodes: int) -> int:
-    """Nodes the user pool keeps once the trainees have arrived and the placeholders shrank to hub.placeholders."""
-    return min(max_nodes, nodes_for(trainees + standing, per_node))
+def nodes_holding(pods: int, per_node: int, max_nodes: int) -> int:
+    """Nodes the user pool grows to for servers and placeholders of the default profile's size: a placeholder a server
+    displaces waits for room of its own, which the autoscaler adds up to maxNodes."""
+    return min(max_nodes, nodes_for(pods, per_node))
 
 
 # How long cluster-autoscaler keeps nodes it no longer needs: a node is removed once unneeded for 10 minutes, and

@@ -97,11 +97,11 @@ def test_a_session_holds_a_placeholder_for_each_trainee_and_its_servers_displace
     assert capacity.session_placeholders(30, 2) == 30
     assert capacity.session_placeholders(1, 2) == 2  # never below hub.placeholders
     # While the trainees arrive: 30 servers and the 30 placeholders they displace, 7 to a node; at most maxNodes.
-    assert capacity.nodes_while_arriving(30, 30, 7, 20) == 9
-    assert capacity.nodes_while_arriving(100, 100, 7, 20) == 20
+    assert capacity.nodes_holding(30 + 30, 7, 20) == 9
+    assert capacity.nodes_holding(100 + 100, 7, 20) == 20
     # Then the placeholders shrink to hub.placeholders: 30 servers and 2 placeholders.
-    assert capacity.nodes_in_session(30, 2, 7, 20) == 5
-    assert capacity.nodes_in_session(140, 2, 7, 20) == 20
+    assert capacity.nodes_holding(30 + 2, 7, 20) == 5
+    assert capacity.nodes_holding(140 + 2, 7, 20) == 20
 
 
 def test_a_nodes_price_is_its_vcpus_and_memory_at_the_regions_rates():
