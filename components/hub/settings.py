@@ -13,7 +13,7 @@ from components.cluster import capacity
 from components.images import PYSPARK_IMAGE, SCALA_SPARK_IMAGE, SCALA_SPARK_REPOSITORY, SCALA_SPARK_TAG, image_repository
 from components.settings.types import (CPU, DNS_NAME, LABEL, QUANTITY, Boolean, Given, Invalid, Item, Matching, Model,
                                        OneOf, RequiredStr, Str, WholeNumber, cpu_millis, json_value, listed, of_json,
-                                       quantity_bytes, setting)
+                                       quantity_bytes, setting, whole_number)
 
 # The default server profiles: one image each, pinned by exact tag (README, "What a trainee finds"). Jupyter Docker
 # Stacks date tags never move (tagging/taggers/date.py: the UTC build date; the 2026-08-07 images are built from
@@ -139,12 +139,6 @@ def _time_zone(zone: str) -> str:
     return zone
 
 
-def _trainees(trainees: int) -> int:
-    if not 1 <= trainees <= 5000:
-        raise Invalid(trainees, "a whole number between 1 and 5000")
-    return trainees
-
-
 TimeOfDay = Annotated[str, BeforeValidator(_time_of_day), Given, of_json((str, int), 'a time of day such as "09:30"')]
 
 
@@ -155,7 +149,7 @@ class ClassSession(Item):
     start: TimeOfDay  # HH:MM, in time_zone
     end: TimeOfDay  # HH:MM, later the same day
     time_zone: Annotated[RequiredStr, AfterValidator(_time_zone)]  # an IANA time zone such as Europe/Berlin
-    trainees: Annotated[int, Strict(), AfterValidator(_trainees)]
+    trainees: Annotated[int, Strict(), AfterValidator(lambda trainees: whole_number(trainees, 1, 5000))]
 
     @field_validator("end")
     @classmethod
