@@ -6,9 +6,9 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from components.settings.types import (DNS_NAME, GCP_REGION, GCP_ZONE, LABEL, Boolean, Invalid, Item, Matching, Model,
-                                       OneOf, RequiredStr, Str, Text, WholeNumber, json_value, listed, modes, setting,
-                                       text, whole_number)
+from components.settings.types import (DNS_NAME, GCP_REGION, GCP_ZONE, LABEL, Boolean, Check, Invalid, Item,
+                                       Matching, Model, OneOf, RequiredStr, Str, Text, WholeNumber, json_value, listed,
+                                       modes, setting, text, whole_number)
 
 # A provisioner name: a DNS subdomain, as CSI driver names are (rancher.io/local-path has one path segment).
 _PROVISIONER = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$")
@@ -21,13 +21,21 @@ _RECURRENCE = re.compile(r"^FREQ=(DAILY|WEEKLY)(;BYDAY=((MO|TU|WE|TH|FR|SA|SU)(,
 _LOCATION = "a GCP zone such as europe-west3-a or a region such as europe-west3 (or set gcp:zone)"
 
 
-def moment(value: str, field: str = "") -> datetime.datetime:
+_TIME = "an RFC 3339 time with its zone, such as 2026-01-05T22:00:00Z"
+
+
+def _zoned(value: str) -> Optional[datetime.datetime]:
     try:
         parsed = datetime.datetime.fromisoformat(value)
     except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise Invalid(value, "an RFC 3339 time with its zone, such as 2026-01-05T22:00:00Z", field=field)
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def moment(value: str, field: str = "") -> datetime.datetime:
+    parsed = _zoned(value)
+    if parsed is None:
+        raise Invalid(value, _TIME, field=field)
     return parsed
 
 
@@ -85,19 +93,11 @@ class MaintenanceWindow(Model):
 
 
 class MaintenanceExclusion(Item):
-    name: RequiredStr
-    start: RequiredStr  # RFC 3339
-    end: RequiredStr
-    scope: Str = "NO_UPGRADES"  # NO_UPGRADES, NO_MINOR_UPGRADES or NO_MINOR_OR_NODE_UPGRADES
-
-    @model_validator(mode="after")
-    def _valid(self) -> "MaintenanceExclusion":
-        if not LABEL.match(self.name):
-            raise Invalid(self.name, "a lowercase name such as exam-week", field="name")
-        if self.scope not in EXCLUSION_SCOPES:
-            raise Invalid(self.scope, "one of " + ", ".join(EXCLUSION_SCOPES), field="scope")
-        moment(self.end, "end"), moment(self.start, "start")
-        return self
+    name: Annotated[RequiredStr, Check(LABEL, "a lowercase name such as exam-week")]
+    start: Annotated[RequiredStr, Check(_zoned, _TIME)]
+    end: Annotated[RequiredStr, Check(_zoned, _TIME)]
+    scope: Annotated[Str, Check(lambda scope: scope in EXCLUSION_SCOPES, "one of " + ", ".join(EXCLUSION_SCOPES))] = \
+        "NO_UPGRADES"
 
 
 class GkeSettings(Model):

@@ -11,9 +11,9 @@ from pydantic.alias_generators import to_camel
 
 from components.cluster import capacity
 from components.images import PYSPARK_IMAGE, SCALA_SPARK_IMAGE, SCALA_SPARK_REPOSITORY, SCALA_SPARK_TAG, image_repository
-from components.settings.types import (CPU, DNS_NAME, LABEL, QUANTITY, Boolean, Given, Invalid, Item, Matching, Model,
-                                       OneOf, RequiredStr, Str, WholeNumber, cpu_millis, json_value, listed, of_json,
-                                       quantity_bytes, setting, whole_number)
+from components.settings.types import (CPU, DNS_NAME, LABEL, QUANTITY, Boolean, Check, Given, Invalid, Item, Matching,
+                                       Model, OneOf, RequiredStr, Str, WholeNumber, cpu_millis, json_value, listed,
+                                       of_json, quantity_bytes, setting, whole_number)
 
 # The default server profiles: one image each, pinned by exact tag (README, "What a trainee finds"). Jupyter Docker
 # Stacks date tags never move (tagging/taggers/date.py: the UTC build date; the 2026-08-07 images are built from
@@ -55,44 +55,50 @@ ProfileQuantity = Annotated[str, Given, BeforeValidator(lambda v: str(int(v) if 
                             of_json((str, int, float), "a quantity (a string or a number)")]
 
 
+def _with_unit(memory: str) -> str:
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", memory):
+        raise Invalid(memory, f"a memory quantity with a unit, such as {memory}Gi")
+    return memory
+
+
+CpuQuantity = Annotated[ProfileQuantity, Check(CPU, "a CPU quantity such as 0.5 or 500m")]
+MemoryQuantity = Annotated[ProfileQuantity, AfterValidator(_with_unit), Check(QUANTITY, "a memory quantity such as 2Gi")]
+
+
+def _spark_image(image: str) -> str:
+    """The Spark cluster's own image, and the project's Scala image (built on it) only at the tag of its folder."""
+    repository = image_repository(image)
+    if repository == image_repository(PYSPARK_IMAGE) and image != PYSPARK_IMAGE:
+        raise Invalid(image, f"{PYSPARK_IMAGE}, the image the Spark cluster runs (PySpark needs the same Spark and "
+                      "Python in the notebook)")
+    if repository.rsplit("/", 1)[-1] == SCALA_SPARK_REPOSITORY and not (
+            "/" in repository and image == f"{repository}:{SCALA_SPARK_TAG}"):
+        raise Invalid(image, f"{repository if '/' in repository else f'REGISTRY/{repository}'}:{SCALA_SPARK_TAG}, "
+                      "the tag under which .github/workflows/images.yml pushes images/scala-spark (built on the "
+                      "Spark cluster's image)")
+    return image
+
+
 class Profile(Item):
-    name: RequiredStr  # slug, an RFC 1123 label
+    name: Annotated[RequiredStr, Check(LABEL, "a lowercase RFC 1123 name such as python-spark")]  # the slug
     display_name: RequiredStr
     description: Str = ""
-    image: RequiredStr
-    cpu_guarantee: ProfileQuantity
-    cpu_limit: ProfileQuantity
-    memory_guarantee: ProfileQuantity
-    memory_limit: ProfileQuantity
+    image: Annotated[RequiredStr, Check(lambda image: _PINNED_IMAGE.match(image) and not image.endswith(":latest"),
+                                        "an image pinned by an exact tag or digest, not latest"),
+                     AfterValidator(_spark_image)]
+    cpu_guarantee: CpuQuantity
+    cpu_limit: CpuQuantity
+    memory_guarantee: MemoryQuantity
+    memory_limit: MemoryQuantity
     default: StrictBool = False
 
     def __init__(self, *args: Any, **fields: Any):  # also positionally, in field order, as the dataclass it was
         super().__init__(**dict(zip(type(self).model_fields, args)), **fields)
 
     @model_validator(mode="after")
-    def _valid(self) -> "Profile":
-        image, repository = self.image, image_repository(self.image)
-        if not LABEL.match(self.name):
-            raise Invalid(self.name, "a lowercase RFC 1123 name such as python-spark", field="name")
-        if not _PINNED_IMAGE.match(image) or image.endswith(":latest"):
-            raise Invalid(image, "an image pinned by an exact tag or digest, not latest", field="image")
-        if repository == image_repository(PYSPARK_IMAGE) and image != PYSPARK_IMAGE:
-            raise Invalid(image, f"{PYSPARK_IMAGE}, the image the Spark cluster runs (PySpark needs the same Spark and "
-                          "Python in the notebook)", field="image")
-        if repository.rsplit("/", 1)[-1] == SCALA_SPARK_REPOSITORY and not (
-                "/" in repository and image == f"{repository}:{SCALA_SPARK_TAG}"):
-            raise Invalid(image, f"{repository if '/' in repository else f'REGISTRY/{repository}'}:{SCALA_SPARK_TAG}, "
-                          "the tag under which .github/workflows/images.yml pushes images/scala-spark (built on the "
-                          "Spark cluster's image)", field="image")
-        for low, high, pattern, parse in (("cpu_guarantee", "cpu_limit", CPU, cpu_millis),
-                                          ("memory_guarantee", "memory_limit", QUANTITY, quantity_bytes)):
-            for name in (low, high):
-                value = getattr(self, name)
-                if parse is quantity_bytes and re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
-                    raise Invalid(value, f"a memory quantity with a unit, such as {value}Gi", field=to_camel(name))
-                if not pattern.match(value):
-                    raise Invalid(value, "a CPU quantity such as 0.5 or 500m" if parse is cpu_millis else
-                                  "a memory quantity such as 2Gi", field=to_camel(name))
+    def _guaranteed_within_limits(self) -> "Profile":
+        for low, high, parse in (("cpu_guarantee", "cpu_limit", cpu_millis),
+                                 ("memory_guarantee", "memory_limit", quantity_bytes)):
             if parse(getattr(self, low)) > parse(getattr(self, high)):
                 raise Invalid(getattr(self, low), f"at most {to_camel(high)} ({getattr(self, high)})", field=to_camel(low))
         return self

@@ -179,16 +179,22 @@ def listed(value: Any, expected: str) -> Any:
 Text = Annotated[str, BeforeValidator(lambda value: text(value) or "")]
 
 
+def Check(check: Union[re.Pattern, Callable[[Any], Any]], expected: str) -> AfterValidator:
+    """A field's value, already of its type, that passes check (a pattern or a predicate)."""
+    test = check.match if isinstance(check, re.Pattern) else check
+
+    def checked(value: Any) -> Any:
+        if not test(value):
+            raise Invalid(value, expected)
+        return value
+    return AfterValidator(checked)
+
+
 def Matching(check: Union[re.Pattern, Callable[[str], Any]], expected: str, required: bool = False) -> Any:
     """Text that passes check (a pattern or a predicate), or is empty unless required."""
     test = check.match if isinstance(check, re.Pattern) else check
-
-    def parse(value: Any) -> str:
-        value = text(value) or ""
-        if (required and not value) or (value and not test(value)):
-            raise Invalid(value, expected)
-        return value
-    return Annotated[str, BeforeValidator(parse)]
+    return Annotated[str, BeforeValidator(lambda value: text(value) or ""),
+                     Check(lambda value: test(value) if value else not required, expected)]
 
 
 def OneOf(*choices: str, expected: str = "") -> Any:

@@ -4,11 +4,11 @@ import re
 import urllib.parse
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from components.settings.types import (DNS_NAME, FOLDER, GCP_ZONE, Boolean, Hidden, Invalid, Item, Matching, Model,
-                                       OneOf, Quantity, RequiredStr, Secret, Str, WholeNumber, is_https_url, listed,
-                                       modes, quantity_bytes, setting)
+from components.settings.types import (DNS_NAME, FOLDER, GCP_ZONE, Boolean, Check, Hidden, Invalid, Item, Matching,
+                                       Model, OneOf, Quantity, RequiredStr, Secret, Str, WholeNumber, is_https_url,
+                                       listed, modes, quantity_bytes, setting)
 
 # Smallest capacity of each Filestore tier.
 FILESTORE_MINIMUM = {"BASIC_HDD": "1Ti", "BASIC_SSD": "2560Gi", "ZONAL": "1Ti", "REGIONAL": "1Ti", "ENTERPRISE": "1Ti"}
@@ -25,26 +25,29 @@ _SCP_LIKE_URL = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0
 _KNOWN_HOST = re.compile(r"^(@\S+\s+)?\S+\s+(ssh-|ecdsa-|sk-)\S+\s+[A-Za-z0-9+/]+=*(\s.*)?$")
 
 
+def _file_name(url: str) -> str:
+    return urllib.parse.unquote(urllib.parse.urlparse(url).path.rsplit("/", 1)[-1])
+
+
+def _abbreviated_commit(ref: str) -> bool:
+    """A commit id given in part, or in capitals, which git would take for a tag name."""
+    return bool(re.fullmatch(r"[0-9a-fA-F]{7,40}", ref) and re.search(r"[a-fA-F]", ref)
+                and not re.match(r"^[0-9a-f]{40}$", ref))
+
+
 class Dataset(Item):
-    url: RequiredStr
-    sha256: Str = ""  # "" when not given
-    path: Str = ""  # subfolder of the public folder, "" for its top
+    url: Annotated[RequiredStr,
+                   Check(lambda url: is_https_url(url) or re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,220}/.+[^/]$", url),
+                         "an https:// URL or a gs://bucket/object URI of a file"),
+                   Check(lambda url: FOLDER.match(_file_name(url)),
+                         "a URL that ends in a file name of letters, digits, '.', '_' or '-'")]
+    sha256: Annotated[Str, Check(re.compile(r"^([0-9a-f]{64})?$"), "64 lowercase hexadecimal digits")] = ""
+    path: Annotated[Str, Check(lambda path: not path.strip("/") or all(FOLDER.match(part) for part in
+                                                                      path.strip("/").split("/")),
+                               "a relative subfolder of the public folder, without '..'"),
+                    AfterValidator(lambda path: path.strip("/"))] = ""  # "" for the public folder's top
 
-    @model_validator(mode="after")
-    def _valid(self) -> "Dataset":
-        if not (is_https_url(self.url) or re.match(r"^gs://[a-z0-9][a-z0-9._-]{1,220}/.+[^/]$", self.url)):
-            raise Invalid(self.url, "an https:// URL or a gs://bucket/object URI of a file", field="url")
-        if self.sha256 and not re.match(r"^[0-9a-f]{64}$", self.sha256):
-            raise Invalid(self.sha256, "64 lowercase hexadecimal digits", field="sha256")
-        if self.path.strip("/") and not all(FOLDER.match(part) for part in self.path.strip("/").split("/")):
-            raise Invalid(self.path, "a relative subfolder of the public folder, without '..'", field="path")
-        if not FOLDER.match(self.file_name):
-            raise Invalid(self.url, "a URL that ends in a file name of letters, digits, '.', '_' or '-'", field="url")
-        return self.model_copy(update={"path": self.path.strip("/")})
-
-    @property
-    def file_name(self) -> str:
-        return urllib.parse.unquote(urllib.parse.urlparse(self.url).path.rsplit("/", 1)[-1])
+    file_name = property(lambda self: _file_name(self.url))
 
     @property
     def target(self) -> str:
@@ -58,39 +61,38 @@ def _a_str(value: Any) -> Any:
     return value
 
 
+def _ssh_url(url: str) -> bool:
+    """git@host:path, or ssh://[user@]host[:port]/path."""
+    parsed = urllib.parse.urlparse(url)
+    return bool(_SCP_LIKE_URL.match(url)) or (parsed.scheme == "ssh" and bool(parsed.hostname) and not
+                                              parsed.hostname.startswith("-") and len(parsed.path) > 1
+                                              and not re.search(r"\s", url))
+
+
+def _without_credentials(url: str) -> str:
+    parsed = urllib.parse.urlparse(url)
+    if not _ssh_url(url) and (parsed.username or parsed.password):
+        raise Invalid(Hidden("[credentials, not shown]"), "an https:// URL without credentials (a private "
+                      "repository: its ssh URL and a deployKey)")
+    return url
+
+
 class Material(Item):
     """A git repository checked out into a folder of the public folder."""
 
-    url: RequiredStr  # https:// or ssh (git@host:path, ssh://host/path)
-    ref: RequiredStr  # a tag, or a full commit id (40 hexadecimal digits): pinned, never a branch
-    folder: RequiredStr  # its folder in the public folder
+    url: Annotated[RequiredStr, Check(lambda url: _ssh_url(url) or is_https_url(url), "an https:// URL, or an ssh URL "
+                                      "(git@host:path or ssh://host/path), of a git repository"),
+                   AfterValidator(_without_credentials)]
+    ref: Annotated[RequiredStr,
+                   Check(lambda ref: not _abbreviated_commit(ref),
+                         "a full commit id of 40 lowercase hexadecimal digits, or a tag"),
+                   Check(lambda ref: ref != "HEAD" and not ref.startswith("refs/") and _GIT_REF_NAME.match(ref),
+                         "a tag name or a full commit id (40 hexadecimal digits): pinned, never a branch")]
+    folder: Annotated[RequiredStr, Check(FOLDER, _FOLDER_NAME)]  # its folder in the public folder
     deploy_key: Annotated[Secret, BeforeValidator(_a_str)] = None  # ssh: the repository's private deploy key
     known_hosts: Str = ""  # ssh: known_hosts lines of the host; "" trusts the host's key at first use in each run
 
-    @model_validator(mode="after")
-    def _pinned(self) -> "Material":
-        url, ref = urllib.parse.urlparse(self.url), self.ref
-        if not (self.ssh or is_https_url(self.url)):
-            raise Invalid(self.url, "an https:// URL, or an ssh URL (git@host:path or ssh://host/path), of a git "
-                          "repository", field="url")
-        if not self.ssh and (url.username or url.password):
-            raise Invalid(Hidden("[credentials, not shown]"), "an https:// URL without credentials (a private "
-                          "repository: its ssh URL and a deployKey)", field="url")
-        if re.fullmatch(r"[0-9a-fA-F]{7,40}", ref) and re.search(r"[a-fA-F]", ref) and not re.match(r"^[0-9a-f]{40}$", ref):
-            raise Invalid(ref, "a full commit id of 40 lowercase hexadecimal digits, or a tag", field="ref")
-        if ref == "HEAD" or ref.startswith("refs/") or not _GIT_REF_NAME.match(ref):
-            raise Invalid(ref, "a tag name or a full commit id (40 hexadecimal digits): pinned, never a branch", field="ref")
-        if not FOLDER.match(self.folder):
-            raise Invalid(self.folder, _FOLDER_NAME, field="folder")
-        return self
-
-    @property
-    def ssh(self) -> bool:
-        """git@host:path, or ssh://[user@]host[:port]/path."""
-        url = urllib.parse.urlparse(self.url)
-        return bool(_SCP_LIKE_URL.match(self.url)) or (url.scheme == "ssh" and bool(url.hostname) and not
-                                                        url.hostname.startswith("-") and len(url.path) > 1
-                                                        and not re.search(r"\s", self.url))
+    ssh = property(lambda self: _ssh_url(self.url))
 
 
 class StorageSettings(Model):
