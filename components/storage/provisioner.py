@@ -38,9 +38,10 @@ class NfsProvisionerArgs:
 
 
 class NfsProvisioner(pulumi.ComponentResource):
-    """Installs the driver (kube-system) and declares the StorageClass of personal folders."""
+    """Installs the driver (kube-system), unless the cluster runs it already, and declares the StorageClass of
+    personal folders."""
 
-    release: k8s.helm.v3.Release
+    release: Optional[k8s.helm.v3.Release]  # None with storage.nfsCsiDriver existing
     storage_class: k8s.storage.v1.StorageClass
     storage_class_name: pulumi.Output[str]
 
@@ -48,6 +49,38 @@ class NfsProvisioner(pulumi.ComponentResource):
         super().__init__("mltraining:storage:NfsProvisioner", name, None, opts)
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self, provider=args.cluster.provider)
+        self.release = self._driver(name, args, child) if settings.nfs_csi_driver == "install" else None
+        self.storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-storage-class",
+            metadata={"name": pulumi.Output.concat(args.cluster.namespace, "-personal"), "labels": LABELS},
+            provisioner=DRIVER,
+            # A driver the cluster runs already must know these parameters: subDir's ${pvc.metadata.name} since
+            # csi-driver-nfs v4.1.0, onDelete since v4.3.0 and its value archive since v4.5.0 (kubernetes-csi/
+            # csi-driver-nfs, pkg/nfs/controllerserver.go newNFSVolume and pkg/nfs/utils.go supportedOnDeleteValues at
+            # those tags); an older one refuses every claim ("invalid parameter", or "invalid value archive").
+            parameters={
+                "server": args.endpoint.server,
+                "share": args.endpoint.path.apply(lambda path: f"{path.rstrip('/')}/{settings.home_folder}"),
+                # One folder per claim, named after it: a claim deleted and created again (same user) gets
+                # the same folder back.
+                "subDir": "${pvc.metadata.name}",
+                "onDelete": settings.on_delete,
+                # Trainees' servers all run as uid 1000, and a folder is mounted only into its owner's pod,
+                # so the mode isolates nobody; 0777 keeps the folder writable whichever uid the export maps
+                # the driver's mkdir to.
+                "mountPermissions": "0777",
+            },
+            # Deleting a claim keeps its volume and folder; an admin reclaims them deliberately.
+            reclaim_policy="Retain",
+            volume_binding_mode="Immediate",
+            mount_options=list(args.mount_options),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[r for r in [self.release] if r])),
+        )
+        self.storage_class_name = self.storage_class.metadata.name
+        self.register_outputs({"storage_class": self.storage_class_name})
+
+    @staticmethod
+    def _driver(name: str, args: NfsProvisionerArgs, child: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
         controller = {
             "replicas": 1,
             # Even if a volume's reclaim policy is switched to Delete, its folder stays.
@@ -57,7 +90,7 @@ class NfsProvisioner(pulumi.ComponentResource):
         }
         if args.cluster.core_node_selector:
             controller["nodeSelector"] = args.cluster.core_node_selector
-        self.release = k8s.helm.v3.Release(
+        return k8s.helm.v3.Release(
             f"{name}-release",
             name="csi-driver-nfs",
             chart=CSI_DRIVER_NFS_CHART,
@@ -77,27 +110,3 @@ class NfsProvisioner(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.storage_class = k8s.storage.v1.StorageClass(
-            f"{name}-storage-class",
-            metadata={"name": pulumi.Output.concat(args.cluster.namespace, "-personal"), "labels": LABELS},
-            provisioner=DRIVER,
-            parameters={
-                "server": args.endpoint.server,
-                "share": args.endpoint.path.apply(lambda path: f"{path.rstrip('/')}/{settings.home_folder}"),
-                # One folder per claim, named after it: a claim deleted and created again (same user) gets
-                # the same folder back.
-                "subDir": "${pvc.metadata.name}",
-                "onDelete": settings.on_delete,
-                # Trainees' servers all run as uid 1000, and a folder is mounted only into its owner's pod,
-                # so the mode isolates nobody; 0777 keeps the folder writable whichever uid the export maps
-                # the driver's mkdir to.
-                "mountPermissions": "0777",
-            },
-            # Deleting a claim keeps its volume and folder; an admin reclaims them deliberately.
-            reclaim_policy="Retain",
-            volume_binding_mode="Immediate",
-            mount_options=list(args.mount_options),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.release])),
-        )
-        self.storage_class_name = self.storage_class.metadata.name
-        self.register_outputs({"storage_class": self.storage_class_name})

@@ -129,6 +129,10 @@ class StorageSettings(Model):
         "groups", "Folder on the NFS export that holds one folder per team of hub.groups.")
     on_delete: OneOf("retain", "archive", expected="retain or archive (personal folders are never deleted)") = setting(
         "retain", "What happens to a personal folder when its volume is deleted: retain or archive. Never delete.")
+    nfs_csi_driver: OneOf("install", "existing") = setting(
+        "install", "install: the program installs the NFS CSI driver nfs.csi.k8s.io of the personal folders (chart "
+        "csi-driver-nfs, release csi-driver-nfs in kube-system). existing: the cluster runs that driver already, "
+        "version 4.5.0 or later (README, \"Storage\"), and the program declares only its StorageClass. gke: install.")
     archives: Boolean = setting(False, "gke: a Cloud Storage bucket, <gcp:project>-<cluster.name>-archives, for "
                                 "./tools/archive, which packs every personal folder at the end of a course (README, "
                                 "\"Course end\"). Existing clusters need none: their archives go to archives/ on the NFS export.")
@@ -202,6 +206,9 @@ class StorageSettings(Model):
             return self
         cluster, hub = info.context["cluster"], info.context["hub"]
         self._mode_rules(cluster)
+        if self.nfs_csi_driver == "existing" and cluster.type == "gke":
+            raise Invalid(self.nfs_csi_driver, "install on gke: the cluster the program creates has no NFS CSI driver",
+                          field="nfsCsiDriver")
         if self.host_path and not self.node:
             raise Invalid(None, "the node whose directory storage.hostPath names", field="node")
         if self.archives and cluster.gke is None:

@@ -448,6 +448,29 @@ def test_baremetal_stack_archives_personal_folders(baremetal):
     assert storage_class(baremetal).inputs["parameters"]["onDelete"] == "archive"
 
 
+def test_on_a_cluster_that_runs_the_nfs_driver_only_the_storage_class_is_declared(baremetal):
+    """An existing cluster may run csi-driver-nfs already, installed as upstream's README does: the release
+    csi-driver-nfs in kube-system. Installing it again would fail the first pulumi up (the release name is taken,
+    and the CSIDriver nfs.csi.k8s.io belongs to the other release)."""
+    existing = run_preview("baremetal", {"storage.nfsCsiDriver": "existing"})
+    assert "csi-driver-nfs" not in existing.releases()
+    assert "csi-driver-nfs" in baremetal.releases()
+    cls = storage_class(existing)
+    assert cls.inputs == storage_class(baremetal).inputs
+    installed = storage_class(baremetal).dependsOn
+    assert provisioner_release(baremetal).urn in installed
+    assert cls.dependsOn == [urn for urn in installed if urn != provisioner_release(baremetal).urn]
+    assert existing.outputs["personalStorageClass"] == baremetal.outputs["personalStorageClass"]
+
+
+def test_the_cluster_the_program_creates_gets_the_nfs_driver():
+    assert config_error("gke", {"storage.nfsCsiDriver": "existing"}) == (
+        'Invalid configuration mltraining:storage.nfsCsiDriver = "existing": expected install on gke: the cluster the '
+        "program creates has no NFS CSI driver")
+    assert config_error("baremetal", {"storage.nfsCsiDriver": "yes"}) == (
+        'Invalid configuration mltraining:storage.nfsCsiDriver = "yes": expected one of install, existing')
+
+
 # --- datasets -----------------------------------------------------------------------------------------------
 
 
