@@ -92,6 +92,8 @@ class NfsProvisioner(pulumi.ComponentResource):
             controller["nodeSelector"] = args.cluster.core_node_selector
         return k8s.helm.v3.Release(
             f"{name}-release",
+            # The name and namespace of upstream's own install command (kubernetes-csi/csi-driver-nfs, tag v4.13.4,
+            # charts/README.md): a cluster that runs the driver that way needs storage.nfsCsiDriver existing.
             name="csi-driver-nfs",
             chart=CSI_DRIVER_NFS_CHART,
             version=CSI_DRIVER_NFS_VERSION,
