@@ -74,7 +74,8 @@ class NfsProvisioner(pulumi.ComponentResource):
             reclaim_policy="Retain",
             volume_binding_mode="Immediate",
             mount_options=list(args.mount_options),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[r for r in [self.release] if r])),
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[self.release] if self.release else [])),
         )
         self.storage_class_name = self.storage_class.metadata.name
         self.register_outputs({"storage_class": self.storage_class_name})
